@@ -1,0 +1,119 @@
+//! Criterion benchmarks of the per-query hot path: the RPC codec, the deadline queue, and the engine's
+//! submit → batch → response round trip (no sockets).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clipper_core::engine::{Command, Engine, EngineConfig, ModelTable};
+use clipper_core::queue::{DeadlineQueue, Query};
+use clipper_core::rpc::{decode_container_message, encode_prediction_request, Frame, InputType};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+fn inputs(n: usize) -> Vec<Frame> {
+    let data: Arc<[u8]> = Arc::from(vec![7u8; n * 64]);
+    (0..n)
+        .map(|i| Frame::Shared(data.clone(), i * 64, (i + 1) * 64))
+        .collect()
+}
+
+fn response_frames(n: usize) -> Vec<Vec<u8>> {
+    let mut header = (n as u64).to_le_bytes().to_vec();
+    for _ in 0..n {
+        header.extend_from_slice(&1u64.to_le_bytes());
+    }
+    let mut frames = vec![
+        vec![],
+        1u32.to_le_bytes().to_vec(),
+        0u32.to_le_bytes().to_vec(),
+    ];
+    frames.push((header.len() as u64).to_le_bytes().to_vec());
+    frames.push(header);
+    frames.extend((0..n).map(|_| b"0".to_vec()));
+    frames
+}
+
+fn codec(c: &mut Criterion) {
+    c.bench_function("codec/encode_request_batch_32", |b| {
+        b.iter_batched(
+            || inputs(32),
+            |i| black_box(encode_prediction_request(1, InputType::Doubles, i)),
+            BatchSize::SmallInput,
+        )
+    });
+    let frames = response_frames(32);
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    c.bench_function("codec/decode_response_batch_32", |b| {
+        b.iter(|| black_box(decode_container_message(black_box(&refs))))
+    });
+}
+
+fn queue(c: &mut Criterion) {
+    c.bench_function("queue/push_then_pop_batch_of_32", |b| {
+        let now = Instant::now();
+        b.iter(|| {
+            let mut q = DeadlineQueue::default();
+            for i in 0..32u64 {
+                q.push(Query {
+                    id: i,
+                    deadline: now + Duration::from_millis(100 - i),
+                    input: Frame::Owned(Vec::new()),
+                });
+            }
+            black_box(q.pop_batch(32, now, |_| true))
+        })
+    });
+}
+
+fn engine_round_trip(c: &mut Criterion) {
+    c.bench_function("engine/submit_dispatch_answer_32_queries", |b| {
+        let now = Instant::now();
+        let table = Arc::new(ModelTable::default());
+        let model = table.id_for("m", "1");
+        let mut engine = Engine::new(EngineConfig::default(), table, now);
+        engine.apply(
+            Command::Configure {
+                model,
+                input_type: InputType::Doubles,
+                batch_size: 32,
+                latency_objective: Duration::from_millis(100),
+            },
+            now,
+        );
+        let hello: Vec<Vec<u8>> = vec![
+            vec![],
+            0u32.to_le_bytes().to_vec(),
+            b"m".to_vec(),
+            b"1".to_vec(),
+            b"3".to_vec(),
+            3u32.to_le_bytes().to_vec(),
+        ];
+        let hello: Vec<&[u8]> = hello.iter().map(Vec::as_slice).collect();
+        engine.on_message(b"c", &hello, now);
+        let mut next_id = 0u64;
+        let mut msg_id = 0u32;
+        b.iter(|| {
+            let queries = (0..32)
+                .map(|_| {
+                    next_id += 1;
+                    Query {
+                        id: next_id,
+                        deadline: now + Duration::from_secs(3600),
+                        input: Frame::Owned(vec![0; 64]),
+                    }
+                })
+                .collect();
+            engine.apply(Command::Submit { model, queries }, now);
+            engine.outbox.clear();
+            let mut frames = response_frames(32);
+            frames[2] = msg_id.to_le_bytes().to_vec();
+            msg_id += 1;
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            engine.on_message(b"c", &refs, now);
+            black_box(engine.done.drain(..).count())
+        })
+    });
+}
+
+criterion_group!(benches, codec, queue, engine_round_trip);
+criterion_main!(benches);

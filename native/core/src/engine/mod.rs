@@ -1,0 +1,576 @@
+//! The engine: one single-threaded state machine that turns submissions, container messages and the
+//! passage of time into outbound frames and completions.
+//!
+//! Owns the life of every query from submission to its one answer: queued (per-model deadline queue), in
+//! flight (a batch sent to a replica), or answered (exactly once: `pending` is the single source of truth).
+//! Must not touch sockets or read the clock: `runtime` feeds it messages and `now`, then sends `outbox` and
+//! hands `done` to the completion queue. That is what lets tests drive it with a fake clock.
+
+pub mod models;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::batching::{sizer_for, BatchSizer};
+use crate::completion::{Completion, Status};
+use crate::queue::{DeadlineQueue, Query};
+use crate::registry::{unix_millis, Identity, Registry, ReplicaSnapshot};
+use crate::rpc::{
+    decode_container_message, encode_heartbeat, encode_prediction_request, ContainerMessage, Frame,
+    HeartbeatKind, InputType, RPC_VERSION,
+};
+pub use models::ModelTable;
+
+const LIVENESS_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// A replica silent this long is dropped (the original's 30 s).
+    pub replica_timeout: Duration,
+    /// A replica silent this long *while working on a batch* is dropped: single-threaded containers
+    /// cannot heartbeat during a long batch, and that must not get a live container declared dead.
+    pub busy_replica_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            replica_timeout: Duration::from_secs(30),
+            busy_replica_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Work handed to the engine by the frontend.
+pub enum Command {
+    /// Register or reconfigure a model version the frontend will submit to.
+    Configure {
+        model: u32,
+        input_type: InputType,
+        batch_size: i32,
+        latency_objective: Duration,
+    },
+    /// Stop serving a model version: its waiting queries are answered `Dropped`.
+    Remove {
+        model: u32,
+    },
+    Submit {
+        model: u32,
+        queries: Vec<Query>,
+    },
+}
+
+/// Counters the frontend reports under `/metrics`.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Counters {
+    pub malformed_messages: u64,
+    pub refused_containers: u64,
+    pub unknown_responses: u64,
+    pub batches_sent: u64,
+    pub replicas_lost: u64,
+    pub queries_requeued: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    pub replicas: Vec<ReplicaSnapshot>,
+    pub counters: Counters,
+    pub queued_queries: usize,
+    pub inflight_batches: usize,
+}
+
+struct Model {
+    name: String,
+    version: String,
+    input_type: InputType,
+    /// False for a version that containers serve but the frontend has not registered (or has removed).
+    configured: bool,
+    sizer: Box<dyn BatchSizer>,
+    queue: DeadlineQueue,
+}
+
+impl Model {
+    fn label(&self) -> String {
+        format!("{}:{}", self.name, self.version)
+    }
+}
+
+struct Inflight {
+    identity: Identity,
+    model: u32,
+    queries: Vec<Query>,
+    sent_at: Instant,
+}
+
+enum BatchResult<'a> {
+    Outputs(Vec<&'a [u8]>),
+    Failed(String),
+}
+
+pub struct Engine {
+    config: EngineConfig,
+    table: Arc<ModelTable>,
+    models: HashMap<u32, Model>,
+    registry: Registry,
+    pending: HashSet<u64>,
+    timers: crate::timer::DeadlineHeap,
+    inflight: HashMap<u32, Inflight>,
+    next_msg_id: u32,
+    next_liveness_check: Instant,
+    counters: Counters,
+    membership_changed: bool,
+    /// Messages to send: routing identity, then frames.
+    pub outbox: Vec<(Identity, Vec<Frame>)>,
+    /// Answered queries, to hand to the completion queue.
+    pub done: Vec<Completion>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, table: Arc<ModelTable>, now: Instant) -> Engine {
+        Engine {
+            config,
+            table,
+            models: HashMap::new(),
+            registry: Registry::default(),
+            pending: HashSet::new(),
+            timers: Default::default(),
+            inflight: HashMap::new(),
+            next_msg_id: 0,
+            next_liveness_check: now + LIVENESS_CHECK_EVERY,
+            counters: Counters::default(),
+            membership_changed: false,
+            outbox: Vec::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// When the engine next has timed work (a deadline or a liveness check).
+    pub fn next_wakeup(&self) -> Instant {
+        match self.timers.next_deadline() {
+            Some(at) => at.min(self.next_liveness_check),
+            None => self.next_liveness_check,
+        }
+    }
+
+    /// Whether the replica set changed since the last call (the runtime then republishes the snapshot).
+    pub fn take_membership_changed(&mut self) -> bool {
+        std::mem::take(&mut self.membership_changed)
+    }
+
+    pub fn apply(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Configure {
+                model,
+                input_type,
+                batch_size,
+                latency_objective,
+            } => {
+                let (name, version) = self.table.key(model).unwrap_or_default();
+                let entry = self.models.entry(model).or_insert_with(|| Model {
+                    name,
+                    version,
+                    input_type,
+                    configured: true,
+                    sizer: sizer_for(batch_size, latency_objective),
+                    queue: DeadlineQueue::default(),
+                });
+                entry.input_type = input_type;
+                entry.configured = true;
+                entry.sizer = sizer_for(batch_size, latency_objective);
+                self.dispatch(model, now);
+            }
+            Command::Remove { model } => self.remove_model(model),
+            Command::Submit { model, queries } => self.submit(model, queries, now),
+        }
+    }
+
+    fn submit(&mut self, model_id: u32, queries: Vec<Query>, now: Instant) {
+        let Some(model) = self.models.get_mut(&model_id).filter(|m| m.configured) else {
+            let why = format!("Model id {model_id} is not registered with the serving core");
+            for q in queries {
+                self.done.push(Completion::without_model(
+                    q.id,
+                    Status::Dropped,
+                    why.clone().into_bytes(),
+                ));
+            }
+            return;
+        };
+        if !self.registry.has_replica_for(model_id) {
+            for q in queries {
+                self.done.push(Completion::without_model(
+                    q.id,
+                    Status::NoConnectedModel,
+                    Vec::new(),
+                ));
+            }
+            return;
+        }
+        for q in queries {
+            self.pending.insert(q.id);
+            self.timers.push(q.deadline, q.id);
+            model.queue.push(q);
+        }
+        self.dispatch(model_id, now);
+    }
+
+    fn remove_model(&mut self, model_id: u32) {
+        let Some(model) = self.models.get_mut(&model_id) else {
+            return;
+        };
+        model.configured = false;
+        let why = format!(
+            "Model \"{}\" was removed while the query waited",
+            model.label()
+        );
+        let mut ids: Vec<u64> = model.queue.drain().into_iter().map(|q| q.id).collect();
+        for batch in self.inflight.values().filter(|b| b.model == model_id) {
+            ids.extend(batch.queries.iter().map(|q| q.id));
+        }
+        for id in ids {
+            self.answer(
+                id,
+                Status::Dropped,
+                why.clone().into_bytes(),
+                Duration::ZERO,
+                0,
+            );
+        }
+    }
+
+    /// Answers a query unless it already was; this is the only place completions are made for pending
+    /// queries, so nothing is answered twice.
+    fn answer(
+        &mut self,
+        id: u64,
+        status: Status,
+        payload: Vec<u8>,
+        latency: Duration,
+        batch_size: usize,
+    ) {
+        if self.pending.remove(&id) {
+            let latency_micros = latency.as_micros().min(u32::MAX as u128) as u32;
+            self.done.push(Completion {
+                id,
+                status,
+                latency_micros,
+                batch_size: batch_size as u32,
+                payload,
+            });
+        }
+    }
+
+    fn send(&mut self, identity: Identity, frames: Vec<Frame>) {
+        self.outbox.push((identity, frames));
+    }
+
+    pub fn on_message(&mut self, identity: &[u8], frames: &[&[u8]], now: Instant) {
+        let message = match decode_container_message(frames) {
+            Ok(message) => message,
+            Err(err) => {
+                self.counters.malformed_messages += 1;
+                // Garbage from one peer must not flood the log: report the first few, then every 1000th.
+                if self.counters.malformed_messages <= 5
+                    || self.counters.malformed_messages.is_multiple_of(1000)
+                {
+                    eprintln!("clipper core: ignored malformed container message ({err})");
+                }
+                return;
+            }
+        };
+        let known = match self.registry.get_mut(identity) {
+            Some(replica) => {
+                replica.last_seen = now;
+                true
+            }
+            None => false,
+        };
+        match message {
+            ContainerMessage::Heartbeat => {
+                let kind = if known {
+                    HeartbeatKind::KeepAlive
+                } else {
+                    HeartbeatKind::RequestMetadata
+                };
+                self.send(identity.to_vec(), encode_heartbeat(kind));
+            }
+            ContainerMessage::NewContainer {
+                name,
+                version,
+                input_type,
+                rpc_version,
+            } => {
+                if !known {
+                    self.connect(identity, name, version, input_type, rpc_version, now);
+                }
+            }
+            ContainerMessage::Response { msg_id, outputs } if known => {
+                self.finish_batch(identity, msg_id, BatchResult::Outputs(outputs), now)
+            }
+            ContainerMessage::BatchError { msg_id, message } if known => {
+                let why = format!("Model container failed the batch: {message}");
+                self.finish_batch(identity, msg_id, BatchResult::Failed(why), now)
+            }
+            // A response from a container we do not know (we restarted, or it was dropped as silent):
+            // ask who it is; its queries were answered or requeued when it was dropped.
+            ContainerMessage::Response { .. } | ContainerMessage::BatchError { .. } => {
+                self.counters.unknown_responses += 1;
+                self.send(
+                    identity.to_vec(),
+                    encode_heartbeat(HeartbeatKind::RequestMetadata),
+                );
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        identity: &[u8],
+        name: &str,
+        version: &str,
+        input_type: InputType,
+        rpc: u32,
+        now: Instant,
+    ) {
+        let label = format!("{name}:{version}");
+        if rpc != RPC_VERSION {
+            self.counters.refused_containers += 1;
+            eprintln!("clipper core: refused container for model \"{label}\": RPC version {rpc}, expected {RPC_VERSION}");
+            return;
+        }
+        let model_id = self.table.id_for(name, version);
+        let model = self.models.entry(model_id).or_insert_with(|| Model {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            input_type,
+            configured: false,
+            sizer: sizer_for(1, Duration::MAX),
+            queue: DeadlineQueue::default(),
+        });
+        if model.configured && model.input_type != input_type {
+            self.counters.refused_containers += 1;
+            eprintln!(
+                "clipper core: refused container for model \"{label}\": input type \"{}\", model takes \"{}\"",
+                input_type.name(),
+                model.input_type.name()
+            );
+            return;
+        }
+        let replica = self
+            .registry
+            .add(identity.to_vec(), model_id, input_type, now);
+        eprintln!(
+            "clipper core: container connected for model \"{label}\" (replica {})",
+            replica.replica_id
+        );
+        self.membership_changed = true;
+        self.dispatch(model_id, now);
+    }
+
+    fn finish_batch(
+        &mut self,
+        identity: &[u8],
+        msg_id: u32,
+        result: BatchResult<'_>,
+        now: Instant,
+    ) {
+        let Some(batch) = self
+            .inflight
+            .remove(&msg_id)
+            .filter(|b| b.identity == identity)
+        else {
+            self.counters.unknown_responses += 1;
+            return;
+        };
+        if let Some(replica) = self.registry.get_mut(identity) {
+            replica.busy_with = None;
+            replica.batches_completed += 1;
+        }
+        let latency = now.saturating_duration_since(batch.sent_at);
+        let size = batch.queries.len();
+        if let Some(model) = self.models.get_mut(&batch.model) {
+            model.sizer.observe(size, latency);
+        }
+        match result {
+            BatchResult::Outputs(outputs) if outputs.len() == size => {
+                for (q, out) in batch.queries.iter().zip(outputs) {
+                    self.answer(q.id, Status::Ok, out.to_vec(), latency, size);
+                }
+            }
+            BatchResult::Outputs(outputs) => {
+                let why = format!(
+                    "Model container answered {} outputs for a batch of {size}",
+                    outputs.len()
+                );
+                for q in &batch.queries {
+                    self.answer(
+                        q.id,
+                        Status::ModelError,
+                        why.clone().into_bytes(),
+                        latency,
+                        size,
+                    );
+                }
+            }
+            BatchResult::Failed(why) => {
+                for q in &batch.queries {
+                    self.answer(
+                        q.id,
+                        Status::ModelError,
+                        why.clone().into_bytes(),
+                        latency,
+                        size,
+                    );
+                }
+            }
+        }
+        self.dispatch(batch.model, now);
+    }
+
+    /// Sends a batch to every idle replica of `model_id` while live queries wait.
+    fn dispatch(&mut self, model_id: u32, now: Instant) {
+        let Some(model) = self
+            .models
+            .get_mut(&model_id)
+            .filter(|m| m.configured && !m.queue.is_empty())
+        else {
+            return;
+        };
+        for identity in self.registry.idle_for(model_id) {
+            let pending = &self.pending;
+            let queries = model
+                .queue
+                .pop_batch(model.sizer.max_batch(), now, |id| pending.contains(&id));
+            if queries.is_empty() {
+                break;
+            }
+            let msg_id = self.next_msg_id;
+            self.next_msg_id = self.next_msg_id.wrapping_add(1);
+            let inputs = queries.iter().map(|q| q.input.clone()).collect();
+            self.outbox.push((
+                identity.clone(),
+                encode_prediction_request(msg_id, model.input_type, inputs),
+            ));
+            if let Some(replica) = self.registry.get_mut(&identity) {
+                replica.busy_with = Some(msg_id);
+            }
+            self.counters.batches_sent += 1;
+            self.inflight.insert(
+                msg_id,
+                Inflight {
+                    identity,
+                    model: model_id,
+                    queries,
+                    sent_at: now,
+                },
+            );
+        }
+    }
+
+    /// Answers queries whose deadline passed and drops replicas that went silent.
+    pub fn on_tick(&mut self, now: Instant) {
+        for id in self.timers.pop_due(now) {
+            self.answer(id, Status::DeadlineMissed, Vec::new(), Duration::ZERO, 0);
+        }
+        if now < self.next_liveness_check {
+            return;
+        }
+        self.next_liveness_check = now + LIVENESS_CHECK_EVERY;
+        for identity in self.registry.dead(
+            now,
+            self.config.replica_timeout,
+            self.config.busy_replica_timeout,
+        ) {
+            self.drop_replica(&identity, now);
+        }
+        let pending = &self.pending;
+        for model in self.models.values_mut() {
+            model.queue.retain(|id| pending.contains(&id));
+        }
+    }
+
+    fn drop_replica(&mut self, identity: &[u8], now: Instant) {
+        let Some(replica) = self.registry.remove(identity) else {
+            return;
+        };
+        self.counters.replicas_lost += 1;
+        self.membership_changed = true;
+        let model_id = replica.model;
+        let label = self
+            .models
+            .get(&model_id)
+            .map(Model::label)
+            .unwrap_or_default();
+        eprintln!(
+            "clipper core: lost contact with container for model \"{label}\" (replica {})",
+            replica.replica_id
+        );
+        // Its unfinished batch goes back to the queue for another replica, deadlines permitting.
+        if let Some(batch) = replica
+            .busy_with
+            .and_then(|msg_id| self.inflight.remove(&msg_id))
+        {
+            if let Some(model) = self.models.get_mut(&model_id) {
+                for q in batch.queries {
+                    if q.deadline > now && self.pending.contains(&q.id) {
+                        self.counters.queries_requeued += 1;
+                        model.queue.push(q);
+                    }
+                }
+            }
+        }
+        if self.registry.has_replica_for(model_id) {
+            self.dispatch(model_id, now);
+        } else if let Some(model) = self.models.get_mut(&model_id) {
+            for q in model.queue.drain() {
+                self.answer(
+                    q.id,
+                    Status::NoConnectedModel,
+                    Vec::new(),
+                    Duration::ZERO,
+                    0,
+                );
+            }
+        }
+    }
+
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let wall_now = unix_millis(SystemTime::now());
+        let replicas = self
+            .registry
+            .iter()
+            .map(|(_, r)| {
+                let (name, version) = self
+                    .models
+                    .get(&r.model)
+                    .map(|m| (m.name.clone(), m.version.clone()))
+                    .unwrap_or_default();
+                ReplicaSnapshot {
+                    model_name: name,
+                    model_version: version,
+                    model_replica_id: r.replica_id,
+                    zmq_connection_id: r.connection_id,
+                    input_type: r.input_type.name(),
+                    connected_at_ms: r.connected_at_ms,
+                    last_seen_ms: wall_now.saturating_sub(
+                        now.saturating_duration_since(r.last_seen).as_millis() as u64,
+                    ),
+                    busy: r.busy_with.is_some(),
+                    batches_completed: r.batches_completed,
+                }
+            })
+            .collect();
+        Snapshot {
+            replicas,
+            counters: self.counters,
+            queued_queries: self.models.values().map(|m| m.queue.len()).sum(),
+            inflight_batches: self.inflight.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

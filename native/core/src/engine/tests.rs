@@ -1,0 +1,349 @@
+//! Behaviour of the engine under a fake clock, with container messages built byte for byte.
+
+use super::*;
+
+const SLO: Duration = Duration::from_millis(100);
+
+struct Harness {
+    engine: Engine,
+    t0: Instant,
+    model: u32,
+}
+
+fn new_container(name: &str, version: &str, input_type: u32, rpc: u32) -> Vec<Vec<u8>> {
+    vec![
+        vec![],
+        0u32.to_le_bytes().to_vec(),
+        name.as_bytes().to_vec(),
+        version.as_bytes().to_vec(),
+        input_type.to_string().into_bytes(),
+        rpc.to_le_bytes().to_vec(),
+    ]
+}
+
+fn response(msg_id: u32, outputs: &[&str]) -> Vec<Vec<u8>> {
+    let mut header = (outputs.len() as u64).to_le_bytes().to_vec();
+    for o in outputs {
+        header.extend_from_slice(&(o.len() as u64).to_le_bytes());
+    }
+    let mut frames = vec![
+        vec![],
+        1u32.to_le_bytes().to_vec(),
+        msg_id.to_le_bytes().to_vec(),
+        (header.len() as u64).to_le_bytes().to_vec(),
+        header,
+    ];
+    frames.extend(outputs.iter().map(|o| o.as_bytes().to_vec()));
+    frames
+}
+
+fn batch_error(msg_id: u32, message: &str) -> Vec<Vec<u8>> {
+    vec![
+        vec![],
+        3u32.to_le_bytes().to_vec(),
+        msg_id.to_le_bytes().to_vec(),
+        message.as_bytes().to_vec(),
+    ]
+}
+
+impl Harness {
+    fn new(batch_size: i32) -> Harness {
+        let t0 = Instant::now();
+        let table = Arc::new(ModelTable::default());
+        let model = table.id_for("sum", "1");
+        let mut engine = Engine::new(EngineConfig::default(), table, t0);
+        engine.apply(
+            Command::Configure {
+                model,
+                input_type: InputType::Doubles,
+                batch_size,
+                latency_objective: SLO,
+            },
+            t0,
+        );
+        Harness { engine, t0, model }
+    }
+
+    fn at(&self, millis: u64) -> Instant {
+        self.t0 + Duration::from_millis(millis)
+    }
+
+    fn recv(&mut self, identity: &[u8], frames: Vec<Vec<u8>>, millis: u64) {
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let now = self.at(millis);
+        self.engine.on_message(identity, &refs, now);
+    }
+
+    fn connect(&mut self, identity: &[u8]) {
+        self.recv(identity, new_container("sum", "1", 3, 3), 0);
+    }
+
+    fn submit(&mut self, ids: &[u64], millis: u64) {
+        let now = self.at(millis);
+        let queries = ids
+            .iter()
+            .map(|id| Query {
+                id: *id,
+                deadline: now + SLO,
+                input: Frame::Owned((*id as f64).to_le_bytes().to_vec()),
+            })
+            .collect();
+        self.engine.apply(
+            Command::Submit {
+                model: self.model,
+                queries,
+            },
+            now,
+        );
+    }
+
+    /// Takes the prediction requests sent so far: (identity, message id, number of inputs).
+    fn sent_batches(&mut self) -> Vec<(Vec<u8>, u32, usize)> {
+        self.engine
+            .outbox
+            .drain(..)
+            .filter(|(_, frames)| frames.len() > 4)
+            .map(|(id, frames)| {
+                let msg_id = u32::from_le_bytes(frames[3].as_ref().try_into().unwrap());
+                (id, msg_id, frames.len() - 7)
+            })
+            .collect()
+    }
+
+    fn done(&mut self) -> Vec<(u64, Status, Vec<u8>)> {
+        let mut done: Vec<_> = self
+            .engine
+            .done
+            .drain(..)
+            .map(|c| (c.id, c.status, c.payload))
+            .collect();
+        done.sort_by_key(|d| d.0);
+        done
+    }
+}
+
+#[test]
+fn a_heartbeat_from_an_unknown_container_asks_for_its_metadata() {
+    let mut h = Harness::new(4);
+    h.recv(b"c1", vec![vec![], 2u32.to_le_bytes().to_vec()], 0);
+    let (identity, frames) = h.engine.outbox.pop().unwrap();
+    assert_eq!(identity, b"c1");
+    assert_eq!(frames[3].as_ref(), &1u32.to_le_bytes());
+    h.connect(b"c1");
+    h.recv(b"c1", vec![vec![], 2u32.to_le_bytes().to_vec()], 1);
+    let (_, frames) = h.engine.outbox.pop().unwrap();
+    assert_eq!(
+        frames[3].as_ref(),
+        &0u32.to_le_bytes(),
+        "a known container gets a keep-alive"
+    );
+}
+
+#[test]
+fn queries_without_a_connected_replica_are_answered_at_once() {
+    let mut h = Harness::new(4);
+    h.submit(&[1, 2], 0);
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::NoConnectedModel, vec![]),
+            (2, Status::NoConnectedModel, vec![])
+        ]
+    );
+}
+
+#[test]
+fn a_batch_round_trip_answers_each_query_with_its_output() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit(&[1, 2, 3], 0);
+    let batches = h.sent_batches();
+    assert_eq!(batches.len(), 1);
+    let (_, msg_id, size) = batches[0].clone();
+    assert_eq!(size, 3);
+    h.recv(b"c1", response(msg_id, &["a", "b", "c"]), 5);
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::Ok, b"a".to_vec()),
+            (2, Status::Ok, b"b".to_vec()),
+            (3, Status::Ok, b"c".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn batches_respect_the_fixed_size_and_one_batch_per_replica_is_in_flight() {
+    let mut h = Harness::new(2);
+    h.connect(b"c1");
+    h.submit(&[1, 2, 3, 4, 5], 0);
+    let first = h.sent_batches();
+    assert_eq!(first.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2]);
+    h.recv(b"c1", response(first[0].1, &["x", "y"]), 1);
+    let second = h.sent_batches();
+    assert_eq!(second.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn a_missed_deadline_answers_the_default_once_and_the_late_output_is_dropped() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    let (_, msg_id, _) = h.sent_batches()[0].clone();
+    assert!(h.engine.next_wakeup() <= h.at(100));
+    h.engine.on_tick(h.at(99));
+    assert!(h.done().is_empty());
+    h.engine.on_tick(h.at(100));
+    assert_eq!(h.done(), vec![(1, Status::DeadlineMissed, vec![])]);
+    h.recv(b"c1", response(msg_id, &["late"]), 150);
+    assert!(h.done().is_empty(), "a query is answered exactly once");
+}
+
+#[test]
+fn queries_that_expired_while_queued_are_not_sent() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    h.submit(&[2], 10);
+    let (_, first, _) = h.sent_batches()[0].clone();
+    h.engine.on_tick(h.at(110));
+    h.recv(b"c1", response(first, &["late"]), 120);
+    assert!(h.sent_batches().is_empty(), "query 2 expired in the queue");
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::DeadlineMissed, vec![]),
+            (2, Status::DeadlineMissed, vec![])
+        ]
+    );
+}
+
+#[test]
+fn a_batch_error_answers_its_queries_and_the_replica_keeps_serving() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1, 2], 0);
+    let (_, first, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", batch_error(first, "ValueError: bad input"), 1);
+    let done = h.done();
+    assert_eq!(done[0].1, Status::ModelError);
+    assert!(String::from_utf8_lossy(&done[0].2).contains("ValueError: bad input"));
+    let (_, second, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", response(second, &["ok"]), 2);
+    assert_eq!(h.done(), vec![(2, Status::Ok, b"ok".to_vec())]);
+}
+
+#[test]
+fn a_response_with_the_wrong_number_of_outputs_is_a_model_error() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit(&[1, 2], 0);
+    let (_, msg_id, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", response(msg_id, &["only one"]), 1);
+    let done = h.done();
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|d| d.1 == Status::ModelError));
+}
+
+#[test]
+fn garbage_and_wrong_rpc_versions_are_counted_and_ignored() {
+    let mut h = Harness::new(4);
+    h.recv(b"bad", vec![b"junk".to_vec()], 0);
+    h.recv(b"old", new_container("sum", "1", 3, 2), 0);
+    let counters = h.engine.snapshot(h.at(0)).counters;
+    assert_eq!(
+        (counters.malformed_messages, counters.refused_containers),
+        (1, 1)
+    );
+    h.submit(&[1], 1);
+    assert_eq!(
+        h.done(),
+        vec![(1, Status::NoConnectedModel, vec![])],
+        "the old container was not registered"
+    );
+}
+
+#[test]
+fn a_container_with_the_wrong_input_type_is_refused() {
+    let mut h = Harness::new(4);
+    h.recv(b"c1", new_container("sum", "1", 1, 3), 0);
+    assert!(h.engine.snapshot(h.at(0)).replicas.is_empty());
+}
+
+#[test]
+fn an_idle_replica_silent_past_the_timeout_is_dropped() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.engine.on_tick(h.at(30_000));
+    assert_eq!(
+        h.engine.snapshot(h.at(30_000)).replicas.len(),
+        1,
+        "exactly 30 s of silence is tolerated"
+    );
+    h.engine.on_tick(h.at(31_001));
+    assert!(h.engine.snapshot(h.at(31_001)).replicas.is_empty());
+    assert!(h.engine.take_membership_changed());
+    h.submit(&[1], 31_002);
+    assert_eq!(h.done(), vec![(1, Status::NoConnectedModel, vec![])]);
+}
+
+#[test]
+fn a_busy_replica_that_goes_silent_has_its_live_queries_requeued() {
+    let mut h = Harness::new(4);
+    h.engine.config = EngineConfig {
+        replica_timeout: Duration::from_secs(30),
+        busy_replica_timeout: Duration::from_millis(500),
+    };
+    // Long objective so the queries are still live when the replica is dropped.
+    let now = h.at(0);
+    h.connect(b"c1");
+    let queries = vec![Query {
+        id: 7,
+        deadline: now + Duration::from_secs(10),
+        input: Frame::Owned(vec![0; 8]),
+    }];
+    h.engine.apply(
+        Command::Submit {
+            model: h.model,
+            queries,
+        },
+        now,
+    );
+    assert_eq!(h.sent_batches().len(), 1);
+    h.recv(b"c2", new_container("sum", "1", 3, 3), 400);
+    h.engine.on_tick(h.at(1000));
+    let resent = h.sent_batches();
+    assert_eq!(resent.len(), 1);
+    assert_eq!(
+        resent[0].0, b"c2",
+        "the requeued query goes to the live replica"
+    );
+    h.recv(b"c2", response(resent[0].1, &["saved"]), 1001);
+    assert_eq!(h.done(), vec![(7, Status::Ok, b"saved".to_vec())]);
+    assert_eq!(h.engine.snapshot(h.at(1001)).counters.queries_requeued, 1);
+}
+
+#[test]
+fn removing_a_model_drops_its_waiting_queries() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1, 2], 0);
+    h.engine.apply(Command::Remove { model: h.model }, h.at(1));
+    let done = h.done();
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|d| d.1 == Status::Dropped));
+    h.submit(&[3], 2);
+    assert_eq!(h.done()[0].1, Status::Dropped);
+}
+
+#[test]
+fn a_response_from_an_unknown_container_is_not_applied() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    let (_, msg_id, _) = h.sent_batches()[0].clone();
+    h.recv(b"intruder", response(msg_id, &["forged"]), 1);
+    assert!(h.done().is_empty());
+    h.recv(b"c1", response(msg_id, &["real"]), 2);
+    assert_eq!(h.done(), vec![(1, Status::Ok, b"real".to_vec())]);
+}

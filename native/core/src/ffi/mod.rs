@@ -1,0 +1,573 @@
+//! The C ABI: the only door into the core, shaped for `Deno.dlopen` (src/core/binding.ts mirrors it).
+//!
+//! Rules, rustls-ffi style: every fallible export returns a status code (`CLIPPER_*` below) and writes its
+//! outputs into caller buffers; handles come as `clipper_core_new`/`clipper_core_free`; every pointer is
+//! checked; panics are caught here and never cross. A failed call leaves a message for
+//! `clipper_last_error` on the calling thread. A refused submit takes nothing: the caller still owns the
+//! queries and must answer them.
+//!
+//! Thread use: `clipper_poll_completions` may block on a worker thread while the other calls run on the
+//! caller's main thread; `clipper_core_close` wakes it with `CLIPPER_CLOSED`, after which the handle may be
+//! freed.
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::completion::PollError;
+use crate::engine::{Command, EngineConfig};
+use crate::queue::Query;
+use crate::rpc::{Frame, InputType};
+use crate::runtime::Runtime;
+
+/// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
+pub const CLIPPER_ABI_VERSION: u32 = 1;
+
+pub const CLIPPER_OK: i32 = 0;
+pub const CLIPPER_NULL_POINTER: i32 = 1;
+pub const CLIPPER_INVALID_ARGUMENT: i32 = 2;
+pub const CLIPPER_BIND_FAILED: i32 = 3;
+pub const CLIPPER_CLOSED: i32 = 4;
+pub const CLIPPER_BUFFER_TOO_SMALL: i32 = 5;
+pub const CLIPPER_UNKNOWN_MODEL: i32 = 6;
+pub const CLIPPER_TIMED_OUT: i32 = 7;
+pub const CLIPPER_OVERLOADED: i32 = 8;
+pub const CLIPPER_PANIC: i32 = 9;
+
+/// The opaque handle the frontend holds.
+pub struct ClipperCore {
+    runtime: Runtime,
+    max_outstanding: usize,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+type Failure = (i32, String);
+
+fn fail<T>(code: i32, message: impl Into<String>) -> Result<T, Failure> {
+    Err((code, message.into()))
+}
+
+/// Runs `body`, turning failures and panics into a status code and a last-error message.
+fn guard(body: impl FnOnce() -> Result<(), Failure>) -> i32 {
+    let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return CLIPPER_OK,
+        Ok(Err(failure)) => failure,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            (CLIPPER_PANIC, format!("Serving core panicked: {what}"))
+        }
+    };
+    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    code
+}
+
+fn check<T>(ptr: *const T, name: &str) -> Result<(), Failure> {
+    if ptr.is_null() {
+        return fail(
+            CLIPPER_NULL_POINTER,
+            format!("Argument \"{name}\" is a null pointer"),
+        );
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `core` must be null or a live handle from `clipper_core_new`.
+unsafe fn core_ref<'a>(core: *const ClipperCore) -> Result<&'a ClipperCore, Failure> {
+    check(core, "core")?;
+    Ok(&*core)
+}
+
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes.
+unsafe fn str_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a str, Failure> {
+    check(ptr, name)?;
+    std::str::from_utf8(std::slice::from_raw_parts(ptr, len)).or_else(|_| {
+        fail(
+            CLIPPER_INVALID_ARGUMENT,
+            format!("Argument \"{name}\" is not UTF-8"),
+        )
+    })
+}
+
+/// # Safety
+/// `out` must be null or writable.
+unsafe fn write_out<T>(out: *mut T, value: T, name: &str) -> Result<(), Failure> {
+    check(out, name)?;
+    out.write(value);
+    Ok(())
+}
+
+#[no_mangle]
+pub extern "C" fn clipper_abi_version() -> u32 {
+    CLIPPER_ABI_VERSION
+}
+
+/// Binds the RPC endpoint and starts the engine thread.
+///
+/// # Safety
+/// `endpoint` must point to `endpoint_len` bytes; `out_core` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_core_new(
+    endpoint: *const u8,
+    endpoint_len: usize,
+    replica_timeout_ms: u32,
+    busy_replica_timeout_ms: u32,
+    max_outstanding_queries: u32,
+    out_core: *mut *mut ClipperCore,
+) -> i32 {
+    guard(|| {
+        check(out_core, "out_core")?;
+        let endpoint = str_arg(endpoint, endpoint_len, "endpoint")?;
+        if replica_timeout_ms == 0 || busy_replica_timeout_ms == 0 || max_outstanding_queries == 0 {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                "Timeouts and the outstanding-query limit must be positive",
+            );
+        }
+        let config = EngineConfig {
+            replica_timeout: Duration::from_millis(replica_timeout_ms.into()),
+            busy_replica_timeout: Duration::from_millis(busy_replica_timeout_ms.into()),
+        };
+        let runtime = Runtime::start(endpoint, config).or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
+        let core = Box::new(ClipperCore {
+            runtime,
+            max_outstanding: max_outstanding_queries as usize,
+        });
+        write_out(out_core, Box::into_raw(core), "out_core")
+    })
+}
+
+/// Stops the engine thread and wakes any waiting `clipper_poll_completions` with `CLIPPER_CLOSED`.
+/// Queries not yet answered are abandoned: the caller answers them. Idempotent.
+///
+/// # Safety
+/// `core` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_core_close(core: *const ClipperCore) -> i32 {
+    guard(|| {
+        core_ref(core)?.runtime.stop();
+        Ok(())
+    })
+}
+
+/// Frees a handle (closing it first if needed). Null is ignored.
+///
+/// # Safety
+/// `core` must be null or a handle from `clipper_core_new` that no call is still using.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_core_free(core: *mut ClipperCore) {
+    if !core.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(core))));
+    }
+}
+
+/// Registers or reconfigures the model version `name:version` and writes its id to `out_model`.
+/// `batch_size` ≥ 1 is a fixed size; −1 is adaptive (AIMD against `latency_objective_micros`).
+///
+/// # Safety
+/// Pointers must be valid for their lengths; `out_model` must be writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn clipper_model_configure(
+    core: *const ClipperCore,
+    name: *const u8,
+    name_len: usize,
+    version: *const u8,
+    version_len: usize,
+    input_type: u32,
+    batch_size: i32,
+    latency_objective_micros: u64,
+    out_model: *mut u32,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        let name = str_arg(name, name_len, "name")?;
+        let version = str_arg(version, version_len, "version")?;
+        let Some(input_type) = InputType::from_id(input_type) else {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                format!("Unknown input type id {input_type}"),
+            );
+        };
+        if batch_size == 0 || batch_size < -1 {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                format!("Invalid batch size {batch_size}: use -1 or >= 1"),
+            );
+        }
+        check(out_model, "out_model")?;
+        let shared = &core.runtime.shared;
+        let model = shared.table.id_for(name, version);
+        let latency_objective = Duration::from_micros(latency_objective_micros.max(1));
+        shared
+            .send(Command::Configure {
+                model,
+                input_type,
+                batch_size,
+                latency_objective,
+            })
+            .or_else(|_| fail(CLIPPER_CLOSED, "The serving core is closed"))?;
+        write_out(out_model, model, "out_model")
+    })
+}
+
+/// Stops serving a model version; its waiting queries are answered as dropped.
+///
+/// # Safety
+/// `core` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u32) -> i32 {
+    guard(|| {
+        let shared = &core_ref(core)?.runtime.shared;
+        if shared.table.key(model).is_none() {
+            return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
+        }
+        shared
+            .send(Command::Remove { model })
+            .or_else(|_| fail(CLIPPER_CLOSED, "The serving core is closed"))
+    })
+}
+
+/// Submits `count` queries for one model. `ids` holds `count` query ids chosen by the caller; `offsets`
+/// holds `count + 1` byte offsets into `data` (input i is `data[offsets[i]..offsets[i+1]]`, already in wire
+/// encoding). The data is copied once; on any failure nothing is taken.
+///
+/// # Safety
+/// `ids` and `offsets` must hold `count` and `count + 1` elements; `data` must hold `data_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn clipper_submit(
+    core: *const ClipperCore,
+    model: u32,
+    latency_slo_micros: u64,
+    count: u32,
+    ids: *const u64,
+    offsets: *const u32,
+    data: *const u8,
+    data_len: usize,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        check(ids, "ids")?;
+        check(offsets, "offsets")?;
+        // An empty buffer may arrive as a null pointer (all inputs empty strings, say).
+        if data_len > 0 {
+            check(data, "data")?;
+        }
+        let count = count as usize;
+        let ids = std::slice::from_raw_parts(ids, count);
+        let offsets = std::slice::from_raw_parts(offsets, count + 1);
+        let well_formed = offsets[0] == 0
+            && offsets[count] as usize == data_len
+            && offsets.windows(2).all(|w| w[0] <= w[1]);
+        if !well_formed {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                "Offsets must start at 0, never decrease and end at data_len",
+            );
+        }
+        let shared = &core.runtime.shared;
+        if shared.table.key(model).is_none() {
+            return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
+        }
+        let before = shared.outstanding.fetch_add(count, Ordering::AcqRel);
+        if before + count > core.max_outstanding {
+            shared.outstanding.fetch_sub(count, Ordering::AcqRel);
+            return fail(
+                CLIPPER_OVERLOADED,
+                format!(
+                    "Serving core is at its limit of {} queries",
+                    core.max_outstanding
+                ),
+            );
+        }
+        let deadline = Instant::now() + Duration::from_micros(latency_slo_micros);
+        let data: Arc<[u8]> = if data_len == 0 {
+            Arc::from(&[][..])
+        } else {
+            Arc::from(std::slice::from_raw_parts(data, data_len))
+        };
+        let queries = ids
+            .iter()
+            .zip(offsets.windows(2))
+            .map(|(id, w)| Query {
+                id: *id,
+                deadline,
+                input: Frame::Shared(data.clone(), w[0] as usize, w[1] as usize),
+            })
+            .collect();
+        shared
+            .send(Command::Submit { model, queries })
+            .or_else(|_| {
+                shared.outstanding.fetch_sub(count, Ordering::AcqRel);
+                fail(CLIPPER_CLOSED, "The serving core is closed")
+            })
+    })
+}
+
+/// Waits up to `timeout_ms` for answered queries, then writes as many completion records as fit into
+/// `buf` (layout in `completion`). Writes the record count and bytes used; with `CLIPPER_BUFFER_TOO_SMALL`
+/// `out_used` is the size the next record needs. Meant to be called with Deno's `nonblocking: true`.
+///
+/// # Safety
+/// `buf` must hold `buf_len` writable bytes that nothing else touches during the call; outs writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_poll_completions(
+    core: *const ClipperCore,
+    buf: *mut u8,
+    buf_len: usize,
+    timeout_ms: u32,
+    out_count: *mut u32,
+    out_used: *mut u64,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        check(buf, "buf")?;
+        check(out_count, "out_count")?;
+        check(out_used, "out_used")?;
+        let buf = std::slice::from_raw_parts_mut(buf, buf_len);
+        match core
+            .runtime
+            .shared
+            .completions
+            .poll_into(buf, Duration::from_millis(timeout_ms.into()))
+        {
+            Ok((count, used)) => {
+                write_out(out_count, count as u32, "out_count")?;
+                write_out(out_used, used as u64, "out_used")
+            }
+            Err(PollError::TimedOut) => {
+                write_out(out_count, 0, "out_count")?;
+                write_out(out_used, 0, "out_used")
+            }
+            Err(PollError::Closed) => fail(CLIPPER_CLOSED, "The serving core is closed"),
+            Err(PollError::BufferTooSmall(needed)) => {
+                write_out(out_used, needed as u64, "out_used")?;
+                fail(
+                    CLIPPER_BUFFER_TOO_SMALL,
+                    format!("The next completion needs {needed} bytes"),
+                )
+            }
+        }
+    })
+}
+
+/// Writes a JSON snapshot of connected replicas and core counters into `buf` and its length into
+/// `out_len` (with `CLIPPER_BUFFER_TOO_SMALL`, the length needed).
+///
+/// # Safety
+/// `buf` must hold `buf_len` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_core_snapshot(
+    core: *const ClipperCore,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut u64,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        check(buf, "buf")?;
+        let snapshot = core.runtime.shared.snapshot();
+        let json = serde_json::to_vec(&snapshot)
+            .or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e.to_string()))?;
+        write_out(out_len, json.len() as u64, "out_len")?;
+        if json.len() > buf_len {
+            return fail(
+                CLIPPER_BUFFER_TOO_SMALL,
+                format!("The snapshot needs {} bytes", json.len()),
+            );
+        }
+        std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
+        Ok(())
+    })
+}
+
+/// Copies the calling thread's last error message into `buf` (truncated to fit) and writes its full
+/// length to `out_len`.
+///
+/// # Safety
+/// `buf` must hold `buf_len` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_last_error(
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut u64,
+) -> i32 {
+    if buf.is_null() || out_len.is_null() {
+        return CLIPPER_NULL_POINTER;
+    }
+    LAST_ERROR.with(|e| {
+        let message = e.borrow();
+        let n = message.len().min(buf_len);
+        std::slice::from_raw_parts_mut(buf, n).copy_from_slice(&message.as_bytes()[..n]);
+        out_len.write(message.len() as u64);
+    });
+    CLIPPER_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        let mut buf = [0u8; 256];
+        let mut len = 0u64;
+        unsafe { clipper_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        String::from_utf8_lossy(&buf[..len as usize]).into_owned()
+    }
+
+    #[test]
+    fn null_pointers_are_refused_with_a_status_and_a_message() {
+        let mut core: *mut ClipperCore = std::ptr::null_mut();
+        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, &mut core) };
+        assert_eq!(code, CLIPPER_NULL_POINTER);
+        assert!(last_error().contains("endpoint"));
+        assert_eq!(
+            unsafe {
+                clipper_submit(
+                    std::ptr::null(),
+                    0,
+                    0,
+                    0,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    0,
+                )
+            },
+            CLIPPER_NULL_POINTER
+        );
+    }
+
+    #[test]
+    fn a_submit_with_bad_offsets_or_an_unknown_model_takes_nothing() {
+        let endpoint = b"inproc://ffi-test";
+        let mut core: *mut ClipperCore = std::ptr::null_mut();
+        assert_eq!(
+            unsafe {
+                clipper_core_new(endpoint.as_ptr(), endpoint.len(), 1000, 1000, 10, &mut core)
+            },
+            CLIPPER_OK
+        );
+        let (name, version) = (b"m", b"1");
+        let mut model = 0u32;
+        let code = unsafe {
+            clipper_model_configure(
+                core,
+                name.as_ptr(),
+                1,
+                version.as_ptr(),
+                1,
+                3,
+                -1,
+                1000,
+                &mut model,
+            )
+        };
+        assert_eq!(code, CLIPPER_OK);
+        let ids = [1u64, 2];
+        let data = [0u8; 16];
+        let bad = [0u32, 9, 8];
+        let code = unsafe {
+            clipper_submit(
+                core,
+                model,
+                1000,
+                2,
+                ids.as_ptr(),
+                bad.as_ptr(),
+                data.as_ptr(),
+                16,
+            )
+        };
+        assert_eq!(code, CLIPPER_INVALID_ARGUMENT);
+        let good = [0u32, 8, 16];
+        let code = unsafe {
+            clipper_submit(
+                core,
+                99,
+                1000,
+                2,
+                ids.as_ptr(),
+                good.as_ptr(),
+                data.as_ptr(),
+                16,
+            )
+        };
+        assert_eq!(code, CLIPPER_UNKNOWN_MODEL);
+        let many = [0u64; 11];
+        let offsets = [0u32; 12];
+        let code = unsafe {
+            clipper_submit(
+                core,
+                model,
+                1000,
+                11,
+                many.as_ptr(),
+                offsets.as_ptr(),
+                data.as_ptr(),
+                0,
+            )
+        };
+        assert_eq!(code, CLIPPER_OVERLOADED);
+        // With no container connected the two queries come back at once as "no connected model".
+        let code = unsafe {
+            clipper_submit(
+                core,
+                model,
+                1_000_000,
+                2,
+                ids.as_ptr(),
+                good.as_ptr(),
+                data.as_ptr(),
+                16,
+            )
+        };
+        assert_eq!(code, CLIPPER_OK);
+        let mut buf = [0u8; 256];
+        let (mut count, mut used, mut seen) = (0u32, 0u64, 0);
+        while seen < 2 {
+            let code = unsafe {
+                clipper_poll_completions(
+                    core,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    1000,
+                    &mut count,
+                    &mut used,
+                )
+            };
+            assert_eq!(code, CLIPPER_OK);
+            assert!(count > 0, "completions arrive within the poll timeout");
+            assert_eq!(
+                u32::from_le_bytes(buf[8..12].try_into().unwrap()),
+                2,
+                "status NoConnectedModel"
+            );
+            seen += count;
+        }
+        assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
+        let code = unsafe {
+            clipper_poll_completions(
+                core,
+                buf.as_mut_ptr(),
+                buf.len(),
+                1000,
+                &mut count,
+                &mut used,
+            )
+        };
+        assert_eq!(code, CLIPPER_CLOSED);
+        unsafe { clipper_core_free(core) };
+    }
+}

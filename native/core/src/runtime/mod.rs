@@ -1,0 +1,249 @@
+//! The engine thread: the one thread that owns the ZeroMQ ROUTER socket and the engine.
+//!
+//! Owns the clock, the socket and the wake-up path. Callers on other threads talk to it only through
+//! `Shared`: commands go into one mutex-guarded vector and an eventfd wakes the poll loop (written once per
+//! burst, not once per command); answers come back through the completion queue. Must not make decisions
+//! about queries: that is the engine's job.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::completion::CompletionQueue;
+use crate::engine::{Command, Engine, EngineConfig, ModelTable, Snapshot};
+
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
+/// Upper bound on messages received per loop turn, so timers and sends are never starved.
+const RECV_BURST: usize = 4096;
+
+/// State shared between the engine thread and its callers.
+pub struct Shared {
+    commands: Mutex<Vec<Command>>,
+    wake_fd: RawFd,
+    wake_pending: AtomicBool,
+    stopping: AtomicBool,
+    snapshot: Mutex<Option<Snapshot>>,
+    pub completions: CompletionQueue,
+    pub table: Arc<ModelTable>,
+    /// Queries submitted and not yet answered, for admission control.
+    pub outstanding: AtomicUsize,
+}
+
+/// Returned when the engine thread has stopped.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl Shared {
+    pub fn send(&self, command: Command) -> Result<(), Stopped> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(Stopped);
+        }
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(command);
+        // One eventfd write per burst: the engine clears `wake_pending` before it drains commands.
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own; a full counter only means a
+        // wake-up is already due, so the result needs no handling.
+        unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+    }
+
+    fn clear_wake(&self) {
+        let mut value: u64 = 0;
+        // SAFETY: reading 8 bytes into a valid u64 from a non-blocking eventfd we own.
+        unsafe { libc::read(self.wake_fd, (&mut value as *mut u64).cast(), 8) };
+    }
+
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // SAFETY: the fd was opened by `Runtime::start` and is closed exactly once, here.
+        unsafe { libc::close(self.wake_fd) };
+    }
+}
+
+pub struct Runtime {
+    pub shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Runtime {
+    /// Binds the ROUTER socket at `endpoint` (e.g. `tcp://127.0.0.1:7000`) and starts the engine thread.
+    pub fn start(endpoint: &str, config: EngineConfig) -> Result<Runtime, String> {
+        let context = zmq::Context::new();
+        let socket = context
+            .socket(zmq::ROUTER)
+            .map_err(|e| format!("Cannot create the RPC socket: {e}"))?;
+        socket
+            .set_linger(0)
+            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
+        // No high-water mark: admission control happens at submit, not by silently dropped frames.
+        socket
+            .set_sndhwm(0)
+            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
+        socket
+            .set_rcvhwm(0)
+            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
+        socket
+            .bind(endpoint)
+            .map_err(|e| format!("Cannot bind the RPC endpoint \"{endpoint}\": {e}"))?;
+        // SAFETY: plain syscall; the result is checked.
+        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if wake_fd < 0 {
+            return Err(format!(
+                "Cannot create the wake-up eventfd: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let table = Arc::new(ModelTable::default());
+        let shared = Arc::new(Shared {
+            commands: Mutex::new(Vec::new()),
+            wake_fd,
+            wake_pending: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            snapshot: Mutex::new(None),
+            completions: CompletionQueue::default(),
+            table: table.clone(),
+            outstanding: AtomicUsize::new(0),
+        });
+        let engine = Engine::new(config, table, Instant::now());
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("clipper-engine".into())
+            .spawn(move || {
+                // The context must outlive the socket; both die with the thread.
+                let _context = context;
+                run(socket, &thread_shared, engine);
+            })
+            .map_err(|e| format!("Cannot start the engine thread: {e}"))?;
+        Ok(Runtime {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops the engine thread and closes the completion queue. Idempotent.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.wake();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+        self.shared.completions.close();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
+    let mut frames: Vec<zmq::Message> = Vec::new();
+    let mut next_snapshot = Instant::now();
+    while !shared.stopping.load(Ordering::Acquire) {
+        let wait = engine
+            .next_wakeup()
+            .saturating_duration_since(Instant::now());
+        let timeout_ms = wait.as_micros().div_ceil(1000).min(1000) as i64;
+        let mut items = [
+            socket.as_poll_item(zmq::POLLIN),
+            zmq::PollItem::from_fd(shared.wake_fd, zmq::POLLIN),
+        ];
+        if let Err(err) = zmq::poll(&mut items, timeout_ms) {
+            if err != zmq::Error::EINTR {
+                eprintln!("clipper core: polling the RPC socket failed: {err}");
+            }
+            continue;
+        }
+        let (socket_ready, woken) = (items[0].is_readable(), items[1].is_readable());
+        let now = Instant::now();
+        if woken {
+            shared.clear_wake();
+        }
+        shared.wake_pending.store(false, Ordering::Release);
+        let commands =
+            std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|p| p.into_inner()));
+        for command in commands {
+            engine.apply(command, now);
+        }
+        if socket_ready {
+            for _ in 0..RECV_BURST {
+                if !receive(&socket, &mut frames) {
+                    break;
+                }
+                if let Some((identity, rest)) = frames.split_first() {
+                    let rest: Vec<&[u8]> = rest.iter().map(|m| &m[..]).collect();
+                    engine.on_message(identity, &rest, now);
+                }
+            }
+        }
+        engine.on_tick(Instant::now());
+        for (identity, message) in engine.outbox.drain(..) {
+            send(&socket, &identity, &message);
+        }
+        let answered = engine.done.len();
+        if answered > 0 {
+            shared.completions.push_all(&mut engine.done);
+            shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
+        }
+        let now = Instant::now();
+        if engine.take_membership_changed() || now >= next_snapshot {
+            *shared.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.snapshot(now));
+            next_snapshot = now + SNAPSHOT_EVERY;
+        }
+    }
+}
+
+/// Receives one whole multipart message without blocking; false when none is waiting.
+fn receive(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> bool {
+    frames.clear();
+    loop {
+        let mut message = zmq::Message::new();
+        let flags = if frames.is_empty() { zmq::DONTWAIT } else { 0 };
+        match socket.recv(&mut message, flags) {
+            Ok(()) => {
+                let more = message.get_more();
+                frames.push(message);
+                if !more {
+                    return true;
+                }
+            }
+            Err(zmq::Error::EAGAIN) => return false,
+            Err(err) => {
+                eprintln!("clipper core: receiving from the RPC socket failed: {err}");
+                return false;
+            }
+        }
+    }
+}
+
+fn send(socket: &zmq::Socket, identity: &[u8], message: &[crate::rpc::Frame]) {
+    let result = socket.send(identity, zmq::SNDMORE).and_then(|()| {
+        let last = message.len().saturating_sub(1);
+        message.iter().enumerate().try_for_each(|(i, frame)| {
+            socket.send(frame.as_ref(), if i < last { zmq::SNDMORE } else { 0 })
+        })
+    });
+    if let Err(err) = result {
+        eprintln!("clipper core: sending to a container failed: {err}");
+    }
+}

@@ -1,0 +1,138 @@
+/**
+ * The query frontend (port 1337): `POST /{app}/predict`, `POST /{app}/update`, `GET /metrics`,
+ * `GET /health`, wire-compatible with the original Clipper.
+ *
+ * Owns request validation and response shapes. Must not hold configuration state (it asks `Routes`) nor
+ * queue anything itself (the serving core does).
+ */
+
+import { Hono } from "hono";
+import { ClipperError } from "../../errors.ts";
+import { type Completion, CompletionStatus, NativeError, type ServingCore } from "../../core/core.ts";
+import type { Metrics } from "../../metrics/registry.ts";
+import type { Routes } from "../../routing/routes.ts";
+import { installCommon, readJsonObject } from "../http.ts";
+import { type Answer, EXPLANATION_NO_MODEL, toAnswer } from "./answers.ts";
+import { encodeInputs } from "./inputs.ts";
+
+export interface QueryApiDeps {
+  readonly routes: Routes;
+  readonly core: ServingCore;
+  readonly metrics: Metrics;
+  readonly max_body_bytes: number;
+}
+
+function unknownApp(name: string, action: string): ClipperError {
+  return new ClipperError("app_not_found", `Cannot ${action} for application "${name}": it does not exist`);
+}
+
+export function createQueryApi(deps: QueryApiDeps): Hono {
+  const { routes, core, metrics } = deps;
+  const app = new Hono();
+  installCommon(app, deps.max_body_bytes);
+
+  app.post("/:app/predict", async (c) => {
+    const started = performance.now();
+    const name = c.req.param("app");
+    const route = routes.app(name);
+    if (!route) throw unknownApp(name, "predict");
+    const appMetrics = metrics.app(name);
+    appMetrics.requests += 1;
+    let answers: Answer[];
+    let batch: boolean;
+    try {
+      const body = await readJsonObject(c);
+      const encoded = encodeInputs(body, route.input_type);
+      batch = encoded.batch;
+      const version = body.version;
+      if (version !== undefined && typeof version !== "string") {
+        throw new ClipperError(
+          "invalid_request",
+          `Invalid "version": expected a string, got ${JSON.stringify(version)}`,
+        );
+      }
+      const target = routes.target(route, version);
+      let completions: Completion[];
+      if (target === undefined) {
+        const first = core.allocateQueryIds(encoded.inputs.length);
+        completions = encoded.inputs.map((_, i) => ({
+          query_id: first + i,
+          status: CompletionStatus.NO_CONNECTED_MODEL,
+          payload: EXPLANATION_NO_MODEL,
+          model_latency_micros: 0,
+          batch_size: 0,
+        }));
+      } else {
+        let pending: Promise<Completion>[];
+        try {
+          pending = core.submit(target.core_model, route.latency_slo_micros, encoded.inputs);
+        } catch (err) {
+          if (!(err instanceof NativeError)) throw err;
+          throw new ClipperError(
+            "core_refused",
+            `Cannot queue the query for model "${target.label}": ${err.message}`,
+          );
+        }
+        completions = await Promise.all(pending);
+        const modelMetrics = metrics.model(target.label);
+        for (const done of completions) {
+          if (done.status === CompletionStatus.OK) {
+            modelMetrics.predictions += 1;
+            modelMetrics.latency_micros.record(done.model_latency_micros);
+            modelMetrics.batch_size.record(done.batch_size);
+          } else if (done.status === CompletionStatus.MODEL_ERROR) {
+            modelMetrics.errors += 1;
+          }
+        }
+      }
+      answers = completions.map((done) => toAnswer(done, route.default_output));
+    } catch (err) {
+      appMetrics.rejected_requests += 1;
+      throw err;
+    }
+    appMetrics.predictions += answers.length;
+    for (const a of answers) if (a.default) appMetrics.default_outputs += 1;
+    appMetrics.latency_micros.record((performance.now() - started) * 1000);
+    return c.json(batch ? { batch_predictions: answers } : answers[0]);
+  });
+
+  app.post("/:app/update", async (c) => {
+    const name = c.req.param("app");
+    const route = routes.app(name);
+    if (!route) throw unknownApp(name, "send feedback");
+    const body = await readJsonObject(c);
+    if (!("input" in body)) throw new ClipperError("invalid_request", 'Invalid feedback: it needs "input"');
+    encodeInputs({ input: body.input }, route.input_type);
+    if (typeof body.label !== "number" || !Number.isFinite(body.label)) {
+      throw new ClipperError(
+        "invalid_request",
+        `Invalid "label": expected a number, got ${JSON.stringify(body.label)}`,
+      );
+    }
+    if (typeof body.uid !== "string" && typeof body.uid !== "number") {
+      throw new ClipperError(
+        "invalid_request",
+        `Invalid "uid": expected a string or a number, got ${JSON.stringify(body.uid)}`,
+      );
+    }
+    metrics.app(name).feedback += 1;
+    return c.text("Feedback received? true");
+  });
+
+  app.get("/metrics", (c) => {
+    const snapshot = core.snapshot();
+    return c.json({
+      ...metrics.report(),
+      core: {
+        ...snapshot.counters,
+        connected_replicas: snapshot.replicas.length,
+        queued_queries: snapshot.queued_queries,
+        inflight_batches: snapshot.inflight_batches,
+      },
+    });
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok", connected_replicas: core.snapshot().replicas.length }));
+
+  return app;
+}

@@ -1,0 +1,91 @@
+/**
+ * Configuration: one frozen, zod-validated object built at start-up from flags, then environment
+ * variables, then defaults, and passed down. A bad value fails naming the flag, the variable and the value.
+ * Units live in names. Must not be read from anywhere but `main.ts`; modules receive what they need.
+ */
+
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positive = z.coerce.number().int().positive();
+
+/** Every setting: its flag, its environment variable, its default and its rule. */
+const FIELDS = {
+  host: {
+    env: "CLIPPER_HOST",
+    fallback: "127.0.0.1",
+    rule: z.string().min(1),
+    what: "a host name or address",
+  },
+  query_port: { env: "CLIPPER_QUERY_PORT", fallback: "1337", rule: port, what: "a port from 0 to 65535" },
+  admin_port: { env: "CLIPPER_ADMIN_PORT", fallback: "1338", rule: port, what: "a port from 0 to 65535" },
+  rpc_port: { env: "CLIPPER_RPC_PORT", fallback: "7000", rule: port, what: "a port from 0 to 65535" },
+  max_body_bytes: {
+    env: "CLIPPER_MAX_BODY_BYTES",
+    fallback: String(16 * 1024 * 1024),
+    rule: positive,
+    what: "a positive integer",
+  },
+  replica_timeout_millis: {
+    env: "CLIPPER_REPLICA_TIMEOUT_MILLIS",
+    fallback: "30000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  busy_replica_timeout_millis: {
+    env: "CLIPPER_BUSY_REPLICA_TIMEOUT_MILLIS",
+    fallback: "300000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  max_outstanding_queries: {
+    env: "CLIPPER_MAX_OUTSTANDING_QUERIES",
+    fallback: "100000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  native_library: { env: "CLIPPER_NATIVE_LIBRARY", fallback: "", rule: z.string(), what: "a file path" },
+} as const;
+
+type Fields = typeof FIELDS;
+export type Config = Readonly<{ [K in keyof Fields]: z.infer<Fields[K]["rule"]> }>;
+
+/** A setting that failed its rule; `main.ts` prints it and exits. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function flagName(key: string): string {
+  return key.replaceAll("_", "-");
+}
+
+/** Builds the configuration from command-line `args` and `env`. */
+export function loadConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Config {
+  const options = Object.fromEntries(
+    Object.keys(FIELDS).map((key) => [flagName(key), { type: "string" as const }]),
+  );
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError(`Cannot read the command line: ${(err as Error).message}`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(FIELDS)) {
+    const flag = flagName(key);
+    const raw = (flags[flag] as string | undefined) ?? env[field.env] ?? field.fallback;
+    const parsed = field.rule.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError(`Invalid setting --${flag} (${field.env}): expected ${field.what}, got "${raw}"`);
+    }
+    config[key] = parsed.data;
+  }
+  return Object.freeze(config) as Config;
+}

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "./config.ts";
+
+Deno.test("defaults bind to loopback on the original ports", () => {
+  const c = loadConfig([], {});
+  assert.deepEqual([c.host, c.query_port, c.admin_port, c.rpc_port], ["127.0.0.1", 1337, 1338, 7000]);
+  assert.equal(c.max_body_bytes, 16 * 1024 * 1024);
+  assert.ok(Object.isFrozen(c));
+});
+
+Deno.test("flags override environment variables, which override defaults", () => {
+  const c = loadConfig(["--query-port", "9000"], { CLIPPER_QUERY_PORT: "8000", CLIPPER_ADMIN_PORT: "8001" });
+  assert.equal(c.query_port, 9000);
+  assert.equal(c.admin_port, 8001);
+});
+
+Deno.test("a bad value fails naming the flag, the variable and the value", () => {
+  assert.throws(
+    () => loadConfig([], { CLIPPER_RPC_PORT: "seventy" }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.message.includes("--rpc-port (CLIPPER_RPC_PORT)") &&
+      e.message.includes('"seventy"'),
+  );
+  assert.throws(() => loadConfig(["--max-body-bytes", "0"], {}), ConfigError);
+  assert.throws(() => loadConfig(["--no-such-flag", "1"], {}), ConfigError);
+});

@@ -1,0 +1,121 @@
+/**
+ * The one binding to the native serving core (native/core/src/ffi). Reads like a C header: the symbol
+ * table with each parameter named, the status codes, and `unwrap(code)`. Nothing outside `src/core/`
+ * touches pointers or this file's symbols.
+ *
+ * Must stay in lockstep with `CLIPPER_ABI_VERSION` in native/core/src/ffi/mod.rs: `openLibrary` refuses a
+ * library built for another version.
+ */
+
+export const ABI_VERSION = 1;
+
+export const SYMBOLS = {
+  /** () -> u32: the ABI version the library was built for. */
+  clipper_abi_version: { parameters: [], result: "u32" },
+  /** (endpoint, endpoint_len, replica_timeout_ms, busy_replica_timeout_ms, max_outstanding_queries,
+   *  out_core: *mut *mut Core) -> status */
+  clipper_core_new: { parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer"], result: "i32" },
+  /** (core) -> status: stops the engine thread and wakes pollers with CLOSED. Idempotent. */
+  clipper_core_close: { parameters: ["pointer"], result: "i32" },
+  /** (core) -> void */
+  clipper_core_free: { parameters: ["pointer"], result: "void" },
+  /** (core, name, name_len, version, version_len, input_type, batch_size, latency_objective_micros,
+   *  out_model: *mut u32) -> status */
+  clipper_model_configure: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "u32", "i32", "u64", "buffer"],
+    result: "i32",
+  },
+  /** (core, model) -> status */
+  clipper_model_remove: { parameters: ["pointer", "u32"], result: "i32" },
+  /** (core, model, latency_slo_micros, count, ids: *const u64, offsets: *const u32 [count + 1],
+   *  data, data_len) -> status */
+  clipper_submit: {
+    parameters: ["pointer", "u32", "u64", "u32", "buffer", "buffer", "buffer", "usize"],
+    result: "i32",
+  },
+  /** (core, buf, buf_len, timeout_ms, out_count: *mut u32, out_used: *mut u64) -> status; blocks, so it
+   *  runs off the main thread. */
+  clipper_poll_completions: {
+    parameters: ["pointer", "buffer", "usize", "u32", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
+  clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  /** (buf, buf_len, out_len: *mut u64) -> status; the calling thread's last error message. */
+  clipper_last_error: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type NativeLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+export const Status = {
+  OK: 0,
+  NULL_POINTER: 1,
+  INVALID_ARGUMENT: 2,
+  BIND_FAILED: 3,
+  CLOSED: 4,
+  BUFFER_TOO_SMALL: 5,
+  UNKNOWN_MODEL: 6,
+  TIMED_OUT: 7,
+  OVERLOADED: 8,
+  PANIC: 9,
+} as const;
+
+/** Completion record statuses (native/core/src/completion). */
+export const CompletionStatus = {
+  OK: 0,
+  DEADLINE_MISSED: 1,
+  NO_CONNECTED_MODEL: 2,
+  MODEL_ERROR: 3,
+  DROPPED: 4,
+} as const;
+
+/** A non-OK status from the core, with the library's own message. */
+export class NativeError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "NativeError";
+  }
+}
+
+/** Throws a `NativeError` carrying the last error message unless `code` is OK. */
+export function unwrap(lib: NativeLibrary, code: number): void {
+  if (code === Status.OK) return;
+  const buf = new Uint8Array(1024);
+  const len = new BigUint64Array(1);
+  lib.symbols.clipper_last_error(buf, BigInt(buf.length), len);
+  const message = new TextDecoder().decode(buf.subarray(0, Math.min(Number(len[0]), buf.length)));
+  throw new NativeError(code, message || `Serving core call failed with status ${code}`);
+}
+
+/** The path of the release build of the core, relative to this file. */
+export function defaultLibraryPath(): string {
+  const name = Deno.build.os === "darwin"
+    ? "libclipper_core.dylib"
+    : Deno.build.os === "windows"
+    ? "clipper_core.dll"
+    : "libclipper_core.so";
+  return new URL(`../../native/target/release/${name}`, import.meta.url).pathname;
+}
+
+/** Opens the library and checks its ABI version. */
+export function openLibrary(path: string = defaultLibraryPath()): NativeLibrary {
+  let lib: NativeLibrary;
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (err) {
+    throw new Error(
+      `Cannot load the serving core "${path}": ${
+        (err as Error).message
+      }. Build it with "deno task build:native"`,
+    );
+  }
+  const version = lib.symbols.clipper_abi_version();
+  if (version !== ABI_VERSION) {
+    lib.close();
+    throw new Error(
+      `Cannot use the serving core "${path}": it has ABI version ${version}, expected ${ABI_VERSION}`,
+    );
+  }
+  return lib;
+}

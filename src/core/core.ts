@@ -1,0 +1,271 @@
+/**
+ * The serving core as the rest of the frontend sees it: register model versions, submit a request's
+ * queries in one call, and get each query's answer as a promise. Answers come back through one completion
+ * pump, a blocking native poll running off the main thread that returns every ready answer at once
+ * (DESIGN.md §2), never one callback per query.
+ *
+ * Owns the native handle and every buffer that crosses the boundary. Must not know about HTTP, apps or
+ * policies: callers pass model ids, objectives in microseconds, and inputs already in wire encoding.
+ */
+
+import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
+
+export { CompletionStatus, NativeError, Status };
+
+/** Wire ids of the input types (Clipper RPC v3). */
+export const INPUT_TYPE_IDS = { bytes: 0, ints: 1, floats: 2, doubles: 3, strings: 4 } as const;
+export type CoreInputType = keyof typeof INPUT_TYPE_IDS;
+
+export interface CoreOptions {
+  /** ZeroMQ endpoint the RPC socket binds, e.g. `tcp://127.0.0.1:7000`. */
+  readonly rpc_endpoint: string;
+  readonly replica_timeout_millis: number;
+  readonly busy_replica_timeout_millis: number;
+  readonly max_outstanding_queries: number;
+  readonly library_path?: string;
+}
+
+/** How one query ended. */
+export interface Completion {
+  readonly query_id: number;
+  readonly status: number;
+  /** The model's UTF-8 output (status OK), or why there is none. */
+  readonly payload: string;
+  readonly model_latency_micros: number;
+  readonly batch_size: number;
+}
+
+export interface ReplicaSnapshot {
+  readonly model_name: string;
+  readonly model_version: string;
+  readonly model_replica_id: number;
+  readonly zmq_connection_id: number;
+  readonly input_type: string;
+  readonly connected_at_ms: number;
+  readonly last_seen_ms: number;
+  readonly busy: boolean;
+  readonly batches_completed: number;
+}
+
+export interface CoreSnapshot {
+  readonly replicas: ReplicaSnapshot[];
+  readonly counters: Record<string, number>;
+  readonly queued_queries: number;
+  readonly inflight_batches: number;
+}
+
+const RECORD_HEADER_BYTES = 24;
+const POLL_TIMEOUT_MILLIS = 1000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class ServingCore {
+  readonly #lib: NativeLibrary;
+  readonly #handle: Deno.PointerObject;
+  readonly #waiters = new Map<number, (c: Completion) => void>();
+  readonly #pump: Promise<void>;
+  #nextQueryId = 1;
+  #closed = false;
+
+  private constructor(lib: NativeLibrary, handle: Deno.PointerObject) {
+    this.#lib = lib;
+    this.#handle = handle;
+    this.#pump = this.#runPump();
+  }
+
+  /** Loads the library, binds the RPC endpoint and starts the engine thread. */
+  static open(options: CoreOptions): ServingCore {
+    const lib = openLibrary(options.library_path);
+    const endpoint = encoder.encode(options.rpc_endpoint);
+    const out = new BigUint64Array(1);
+    try {
+      unwrap(
+        lib,
+        lib.symbols.clipper_core_new(
+          endpoint,
+          BigInt(endpoint.length),
+          options.replica_timeout_millis,
+          options.busy_replica_timeout_millis,
+          options.max_outstanding_queries,
+          out,
+        ),
+      );
+    } catch (err) {
+      lib.close();
+      throw err;
+    }
+    const handle = Deno.UnsafePointer.create(out[0]!);
+    if (handle === null) throw new Error("Serving core returned a null handle");
+    return new ServingCore(lib, handle);
+  }
+
+  /** Registers or reconfigures `name:version`; returns the id to submit to. */
+  configureModel(
+    name: string,
+    version: string,
+    input_type: CoreInputType,
+    batch_size: number,
+    latency_objective_micros: number,
+  ): number {
+    const n = encoder.encode(name);
+    const v = encoder.encode(version);
+    const out = new Uint32Array(1);
+    unwrap(
+      this.#lib,
+      this.#lib.symbols.clipper_model_configure(
+        this.#handle,
+        n,
+        BigInt(n.length),
+        v,
+        BigInt(v.length),
+        INPUT_TYPE_IDS[input_type],
+        batch_size,
+        BigInt(latency_objective_micros),
+        out,
+      ),
+    );
+    return out[0]!;
+  }
+
+  /** Stops serving a model version; its waiting queries are answered as dropped. */
+  removeModel(model: number): void {
+    unwrap(this.#lib, this.#lib.symbols.clipper_model_remove(this.#handle, model));
+  }
+
+  /**
+   * Submits one request's inputs (wire-encoded) for `model`, due within `latency_slo_micros`. Returns one
+   * promise per input. Throws `NativeError` (OVERLOADED, CLOSED, UNKNOWN_MODEL) when the core refuses: then
+   * nothing was taken and the caller answers the request itself.
+   */
+  submit(model: number, latency_slo_micros: number, inputs: readonly Uint8Array[]): Promise<Completion>[] {
+    if (this.#closed) throw new NativeError(Status.CLOSED, "The serving core is closed");
+    const count = inputs.length;
+    const ids = new BigUint64Array(count);
+    const offsets = new Uint32Array(count + 1);
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      offsets[i] = total;
+      total += inputs[i]!.length;
+    }
+    offsets[count] = total;
+    const data = count === 1 ? inputs[0]! : concat(inputs, total);
+    const first = this.allocateQueryIds(count);
+    for (let i = 0; i < count; i++) ids[i] = BigInt(first + i);
+    const code = this.#lib.symbols.clipper_submit(
+      this.#handle,
+      model,
+      BigInt(latency_slo_micros),
+      count,
+      ids,
+      offsets,
+      data,
+      BigInt(data.length),
+    );
+    unwrap(this.#lib, code);
+    const answers: Promise<Completion>[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      answers[i] = new Promise((resolve) => this.#waiters.set(first + i, resolve));
+    }
+    return answers;
+  }
+
+  /** Reserves `count` consecutive query ids (also for queries answered without reaching the core). */
+  allocateQueryIds(count: number): number {
+    const first = this.#nextQueryId;
+    this.#nextQueryId += count;
+    return first;
+  }
+
+  /** Connected replicas and core counters, as of the engine's last publication (at most 250 ms old). */
+  snapshot(): CoreSnapshot {
+    let buf = new Uint8Array(64 * 1024);
+    const len = new BigUint64Array(1);
+    let code = this.#lib.symbols.clipper_core_snapshot(this.#handle, buf, BigInt(buf.length), len);
+    if (code === Status.BUFFER_TOO_SMALL) {
+      buf = new Uint8Array(Number(len[0]));
+      code = this.#lib.symbols.clipper_core_snapshot(this.#handle, buf, BigInt(buf.length), len);
+    }
+    unwrap(this.#lib, code);
+    const parsed = JSON.parse(decoder.decode(buf.subarray(0, Number(len[0]))));
+    return parsed ?? { replicas: [], counters: {}, queued_queries: 0, inflight_batches: 0 };
+  }
+
+  /** Stops the core; queries still waiting are answered as dropped. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    unwrap(this.#lib, this.#lib.symbols.clipper_core_close(this.#handle));
+    await this.#pump;
+    for (const [query_id, resolve] of this.#waiters) {
+      const payload = "Server is shutting down";
+      resolve({
+        query_id,
+        status: CompletionStatus.DROPPED,
+        payload,
+        model_latency_micros: 0,
+        batch_size: 0,
+      });
+    }
+    this.#waiters.clear();
+    this.#lib.symbols.clipper_core_free(this.#handle);
+    this.#lib.close();
+  }
+
+  async #runPump(): Promise<void> {
+    let buf = new Uint8Array(1 << 20);
+    const count = new Uint32Array(1);
+    const used = new BigUint64Array(1);
+    while (true) {
+      const code = await this.#lib.symbols.clipper_poll_completions(
+        this.#handle,
+        buf,
+        BigInt(buf.length),
+        POLL_TIMEOUT_MILLIS,
+        count,
+        used,
+      );
+      if (code === Status.CLOSED) return;
+      if (code === Status.BUFFER_TOO_SMALL) {
+        buf = new Uint8Array(Math.max(buf.length * 2, Number(used[0])));
+        continue;
+      }
+      // The poll ran on a worker thread, so the main thread's last error is not its own.
+      if (code !== Status.OK) throw new NativeError(code, `Polling completions failed with status ${code}`);
+      this.#deliver(buf, count[0]!);
+    }
+  }
+
+  #deliver(buf: Uint8Array, count: number): void {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const id = view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
+      const status = view.getUint32(offset + 8, true);
+      const length = view.getUint32(offset + 12, true);
+      const start = offset + RECORD_HEADER_BYTES;
+      const completion: Completion = {
+        query_id: id,
+        status,
+        payload: length === 0 ? "" : decoder.decode(buf.subarray(start, start + length)),
+        model_latency_micros: view.getUint32(offset + 16, true),
+        batch_size: view.getUint32(offset + 20, true),
+      };
+      offset = start + length;
+      const resolve = this.#waiters.get(id);
+      if (resolve) {
+        this.#waiters.delete(id);
+        resolve(completion);
+      }
+    }
+  }
+}
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+/**
+ * `deno task serve`: builds the configuration, opens the serving core (which binds the RPC port), loads
+ * state into the routing table, and serves the query API and the management API until SIGINT or SIGTERM.
+ *
+ * Owns start-up order and shutdown; every other module receives what it needs from here.
+ */
+
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { ServingCore } from "./core/core.ts";
+import { Metrics } from "./metrics/registry.ts";
+import { Routes } from "./routing/routes.ts";
+import { syncRoutes } from "./routing/sync.ts";
+import { EmbeddedStore } from "./state/embedded.ts";
+import { createAdminApi } from "./api/admin/routes.ts";
+import { createQueryApi } from "./api/query/routes.ts";
+import { installCommon } from "./api/http.ts";
+import { Hono } from "hono";
+
+export interface RunningServer {
+  readonly query_port: number;
+  readonly admin_port: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const core = ServingCore.open({
+    rpc_endpoint: `tcp://${config.host}:${config.rpc_port}`,
+    replica_timeout_millis: config.replica_timeout_millis,
+    busy_replica_timeout_millis: config.busy_replica_timeout_millis,
+    max_outstanding_queries: config.max_outstanding_queries,
+    library_path: config.native_library || undefined,
+  });
+  const store = new EmbeddedStore();
+  const routes = new Routes(core);
+  const metrics = new Metrics();
+  const stopSync = await syncRoutes(store, routes);
+
+  const queryApi = createQueryApi({ routes, core, metrics, max_body_bytes: config.max_body_bytes });
+  const adminApi = new Hono();
+  installCommon(adminApi, config.max_body_bytes);
+  adminApi.route("/admin", createAdminApi({ store, replicas: () => core.snapshot().replicas }));
+
+  const serve = (port: number, app: Hono) =>
+    Deno.serve({ hostname: config.host, port, onListen: () => {} }, app.fetch);
+  const query = serve(config.query_port, queryApi);
+  const admin = serve(config.admin_port, adminApi);
+  return {
+    query_port: query.addr.port,
+    admin_port: admin.addr.port,
+    async close() {
+      await Promise.all([query.shutdown(), admin.shutdown()]);
+      stopSync();
+      await core.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = loadConfig(Deno.args, Deno.env.toObject());
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    Deno.exit(2);
+  }
+  const server = await startServer(config);
+  console.log(
+    `Clipper is serving: queries on http://${config.host}:${server.query_port}, ` +
+      `management on http://${config.host}:${server.admin_port}/admin, ` +
+      `model containers on tcp://${config.host}:${config.rpc_port}`,
+  );
+  const stop = async () => {
+    await server.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}

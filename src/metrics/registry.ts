@@ -1,0 +1,72 @@
+/**
+ * Serving metrics: counters and latency histograms per application and per model version, reported as
+ * JSON by `GET /metrics`. Owns the names and shape of the report; must not time anything itself (callers
+ * pass durations), so it stays free of clocks.
+ */
+
+import { Histogram } from "./histogram.ts";
+
+class AppMetrics {
+  requests = 0;
+  predictions = 0;
+  default_outputs = 0;
+  rejected_requests = 0;
+  feedback = 0;
+  readonly latency_micros = new Histogram();
+
+  toJSON() {
+    return {
+      requests: this.requests,
+      predictions: this.predictions,
+      default_outputs: this.default_outputs,
+      rejected_requests: this.rejected_requests,
+      feedback: this.feedback,
+      latency_micros: this.latency_micros.summary(),
+    };
+  }
+}
+
+class ModelMetrics {
+  predictions = 0;
+  errors = 0;
+  readonly latency_micros = new Histogram();
+  readonly batch_size = new Histogram();
+
+  toJSON() {
+    return {
+      predictions: this.predictions,
+      errors: this.errors,
+      latency_micros: this.latency_micros.summary(),
+      batch_size: this.batch_size.summary(),
+    };
+  }
+}
+
+export class Metrics {
+  readonly #apps = new Map<string, AppMetrics>();
+  readonly #models = new Map<string, ModelMetrics>();
+
+  app(name: string): AppMetrics {
+    let m = this.#apps.get(name);
+    if (!m) this.#apps.set(name, m = new AppMetrics());
+    return m;
+  }
+
+  /** Metrics of the model version `label` (`name:version`). */
+  model(label: string): ModelMetrics {
+    let m = this.#models.get(label);
+    if (!m) this.#models.set(label, m = new ModelMetrics());
+    return m;
+  }
+
+  forgetApp(name: string): void {
+    this.#apps.delete(name);
+  }
+
+  report(): { apps: Record<string, unknown>; models: Record<string, unknown> } {
+    return {
+      apps: Object.fromEntries([...this.#apps].map(([k, v]) => [k, v.toJSON()])),
+      models: Object.fromEntries([...this.#models].map(([k, v]) => [k, v.toJSON()])),
+    };
+  }
+}

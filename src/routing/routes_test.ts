@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { ClipperError } from "../errors.ts";
+import { type AppRoute, Routes, type RoutingState } from "./routes.ts";
+
+/** Records the core calls; the real core is exercised by the integration tests. */
+function recordingCore() {
+  const calls: string[] = [];
+  let next = 0;
+  return {
+    calls,
+    configureModel(name: string, version: string, type: string, batch: number, objective: number) {
+      calls.push(`configure ${name}:${version} ${type} ${batch} ${objective}`);
+      return next++;
+    },
+    removeModel(id: number) {
+      calls.push(`remove ${id}`);
+    },
+  };
+}
+
+const shop: AppRoute = {
+  name: "shop",
+  input_type: "doubles",
+  default_output: "-1",
+  latency_slo_micros: 20_000,
+  linked_models: ["price"],
+};
+
+function state(overrides: Partial<RoutingState> = {}): RoutingState {
+  return {
+    apps: [shop],
+    versions: [
+      { model_name: "price", model_version: "1", input_type: "doubles", batch_size: -1 },
+      { model_name: "price", model_version: "2", input_type: "doubles", batch_size: -1 },
+    ],
+    current_versions: new Map([["price", "2"]]),
+    ...overrides,
+  };
+}
+
+Deno.test("queries go to the current version of the linked model unless a version is pinned", () => {
+  const routes = new Routes(recordingCore());
+  routes.apply(state());
+  const app = routes.app("shop")!;
+  assert.equal(routes.target(app)?.label, "price:2");
+  assert.equal(routes.target(app, "1")?.label, "price:1");
+});
+
+Deno.test("a pinned version that does not exist is a version_not_found error", () => {
+  const routes = new Routes(recordingCore());
+  routes.apply(state());
+  assert.throws(
+    () => routes.target(routes.app("shop")!, "9"),
+    (err: unknown) =>
+      err instanceof ClipperError && err.code === "version_not_found" && err.message.includes('"9"'),
+  );
+});
+
+Deno.test("an app with no linked model, or a model with no version, has no target", () => {
+  const routes = new Routes(recordingCore());
+  routes.apply(state({ apps: [{ ...shop, linked_models: [] }] }));
+  assert.equal(routes.target(routes.app("shop")!), undefined);
+  routes.apply(state({ current_versions: new Map() }));
+  assert.equal(routes.target(routes.app("shop")!), undefined);
+});
+
+Deno.test("model versions are registered once, re-registered on change and removed when deleted", () => {
+  const core = recordingCore();
+  const routes = new Routes(core);
+  routes.apply(state());
+  routes.apply(state());
+  assert.deepEqual(core.calls, [
+    "configure price:1 doubles -1 20000",
+    "configure price:2 doubles -1 20000",
+  ]);
+  core.calls.length = 0;
+  routes.apply(state({
+    versions: [{ model_name: "price", model_version: "2", input_type: "doubles", batch_size: 8 }],
+  }));
+  assert.deepEqual(core.calls, ["configure price:2 doubles 8 20000", "remove 0"]);
+});
+
+Deno.test("adaptive batching aims at the tightest objective of the apps linking the model", () => {
+  const core = recordingCore();
+  const routes = new Routes(core);
+  routes.apply(state({ apps: [shop, { ...shop, name: "fast", latency_slo_micros: 5_000 }] }));
+  assert.ok(core.calls.every((c) => c.endsWith(" 5000")), core.calls.join("; "));
+});
+
+Deno.test("an app that no longer exists is not routed", () => {
+  const routes = new Routes(recordingCore());
+  routes.apply(state());
+  routes.apply(state({ apps: [] }));
+  assert.equal(routes.app("shop"), undefined);
+});

@@ -1,0 +1,220 @@
+/**
+ * Integration-test harness: starts the real server (`src/main.ts`) and real Python model containers as
+ * child processes on loopback ports chosen free at test time, and stops every process it started.
+ * Waiting is bounded polling of real endpoints, never a fixed sleep.
+ */
+
+const root = new URL("..", import.meta.url).pathname;
+const python = Deno.env.get("CLIPPER_PYTHON") ?? `${root}.venv/bin/python`;
+
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Polls `check` every 25 ms until it returns a value, or throws after `timeout_millis`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeout_millis = 15_000,
+): Promise<T> {
+  const until = Date.now() + timeout_millis;
+  while (Date.now() < until) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch {
+      // Not ready yet.
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`Timed out after ${timeout_millis} ms waiting for ${what}`);
+}
+
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+async function request(url: string, init?: RequestInit): Promise<JsonResponse> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Plain-text answers (the original's "Success!", "PONG") stay in `text`.
+  }
+  return { status: res.status, body, text };
+}
+
+export class Server {
+  private constructor(
+    readonly query_url: string,
+    readonly admin_url: string,
+    readonly rpc_port: number,
+    private readonly child: Deno.ChildProcess,
+  ) {}
+
+  static async start(extra_args: string[] = []): Promise<Server> {
+    const [query, admin, rpc] = [freePort(), freePort(), freePort()];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        `${root}src/main.ts`,
+        "--query-port",
+        String(query),
+        "--admin-port",
+        String(admin),
+        "--rpc-port",
+        String(rpc),
+        ...extra_args,
+      ],
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const server = new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child);
+    try {
+      await waitFor("the server to answer /admin/ping", async () => {
+        const r = await request(`${server.admin_url}/admin/ping`);
+        return r.status === 200 ? true : undefined;
+      });
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  admin(endpoint: string, body: unknown): Promise<JsonResponse> {
+    return request(`${this.admin_url}/admin/${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  /** Registers an app, a model version and the link between them; fails the test on any refusal. */
+  async deploy(
+    app: string,
+    model: string,
+    input_type: string,
+    options: { version?: string; slo_micros?: number; batch_size?: number; default_output?: string } = {},
+  ) {
+    const steps: [string, unknown][] = [
+      ["add_app", {
+        name: app,
+        input_type,
+        default_output: options.default_output ?? "-1",
+        latency_slo_micros: options.slo_micros ?? 2_000_000,
+      }],
+      ["add_model", {
+        model_name: model,
+        model_version: options.version ?? "1",
+        labels: [],
+        input_type,
+        container_name: "test",
+        model_data_path: "/tmp",
+        batch_size: options.batch_size ?? -1,
+      }],
+      ["add_model_links", { app_name: app, model_names: [model] }],
+    ];
+    for (const [endpoint, body] of steps) {
+      const r = await this.admin(endpoint, body);
+      if (r.status !== 200) throw new Error(`${endpoint} answered ${r.status}: ${r.text}`);
+    }
+  }
+
+  predict(app: string, body: unknown): Promise<JsonResponse> {
+    return request(`${this.query_url}/${app}/predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  get(path: string): Promise<JsonResponse> {
+    return request(`${this.query_url}${path}`);
+  }
+
+  /** Waits until `count` replicas of `model` are connected. */
+  async waitForReplicas(model: string, count = 1): Promise<void> {
+    await waitFor(`${count} replica(s) of "${model}"`, async () => {
+      const r = await this.admin("get_all_containers", { verbose: true });
+      const list = r.body as { model_name: string }[];
+      return list.filter((c) => c.model_name === model).length >= count ? true : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
+  }
+}
+
+export class Container {
+  private constructor(private readonly child: Deno.ChildProcess) {}
+
+  /** Starts `python -m <module>` or `python <script>` with the original CLIPPER_* environment. */
+  static start(
+    server: Server,
+    target: string,
+    model: string,
+    input_type: string,
+    options: { version?: string; args?: string[] } = {},
+  ): Container {
+    const script = target.endsWith(".py") ? [`${root}tests/containers/${target}`] : ["-m", target];
+    const child = new Deno.Command(python, {
+      args: [...script, ...(options.args ?? [])],
+      env: {
+        CLIPPER_MODEL_NAME: model,
+        CLIPPER_MODEL_VERSION: options.version ?? "1",
+        CLIPPER_INPUT_TYPE: input_type,
+        CLIPPER_IP: "127.0.0.1",
+        CLIPPER_PORT: String(server.rpc_port),
+        PYTHONUNBUFFERED: "1",
+      },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    return new Container(child);
+  }
+
+  /** Ends the container abruptly, as a crash would. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
+  }
+
+  /** Waits for the process to exit on its own. */
+  async exited(): Promise<Deno.CommandStatus> {
+    return await this.child.status;
+  }
+}
+
+/** Runs `body` with a fresh server, stopping it and every container afterwards. */
+export async function withServer(
+  body: (server: Server, containers: Container[]) => Promise<void>,
+  extra_args: string[] = [],
+): Promise<void> {
+  const server = await Server.start(extra_args);
+  const containers: Container[] = [];
+  try {
+    await body(server, containers);
+  } finally {
+    await Promise.all(containers.map((c) => c.kill()));
+    await server.stop();
+  }
+}
