@@ -1,0 +1,1 @@
+"""Runnable example containers: `python -m clipper_container.examples.<name>`."""
