@@ -10,7 +10,8 @@ import { ServingCore } from "./core/core.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { Routes } from "./routing/routes.ts";
 import { syncRoutes } from "./routing/sync.ts";
-import { EmbeddedStore } from "./state/embedded.ts";
+import { EmbeddedBackend } from "./state/embedded.ts";
+import { State } from "./state/store.ts";
 import { createAdminApi } from "./api/admin/routes.ts";
 import { createQueryApi } from "./api/query/routes.ts";
 import { installCommon } from "./api/http.ts";
@@ -30,15 +31,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     max_outstanding_queries: config.max_outstanding_queries,
     library_path: config.native_library || undefined,
   });
-  const store = new EmbeddedStore();
+  const state = new State(new EmbeddedBackend());
   const routes = new Routes(core);
   const metrics = new Metrics();
-  const stopSync = await syncRoutes(store, routes);
+  const stopSync = await syncRoutes(state, routes);
 
   const queryApi = createQueryApi({ routes, core, metrics, max_body_bytes: config.max_body_bytes });
   const adminApi = new Hono();
   installCommon(adminApi, config.max_body_bytes);
-  adminApi.route("/admin", createAdminApi({ store, replicas: () => core.snapshot().replicas }));
+  adminApi.route("/admin", createAdminApi({ state, replicas: () => core.snapshot().replicas }));
 
   const serve = (port: number, app: Hono) =>
     Deno.serve({ hostname: config.host, port, onListen: () => {} }, app.fetch);
@@ -50,6 +51,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     async close() {
       await Promise.all([query.shutdown(), admin.shutdown()]);
       stopSync();
+      await state.backend.close();
       await core.close();
     },
   };

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { CompletionStatus, NativeError, ServingCore, Status } from "./core.ts";
+
+function freeEndpoint(): string {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return `tcp://127.0.0.1:${port}`;
+}
+
+function open(max_outstanding_queries = 100): ServingCore {
+  return ServingCore.open({
+    rpc_endpoint: freeEndpoint(),
+    replica_timeout_millis: 30_000,
+    busy_replica_timeout_millis: 300_000,
+    max_outstanding_queries,
+  });
+}
+
+Deno.test("queries for a model with no replica are answered at once, each with its own id", async () => {
+  const core = open();
+  try {
+    const model = core.configureModel("m", "1", "doubles", -1, 100_000);
+    const answers = await Promise.all(core.submit(model, 1_000_000, [new Uint8Array(8), new Uint8Array(0)]));
+    assert.deepEqual(answers.map((a) => a.status), [
+      CompletionStatus.NO_CONNECTED_MODEL,
+      CompletionStatus.NO_CONNECTED_MODEL,
+    ]);
+    assert.equal(new Set(answers.map((a) => a.query_id)).size, 2);
+  } finally {
+    await core.close();
+  }
+});
+
+Deno.test("a refused submit throws with the core's status and message", async () => {
+  const core = open(1);
+  try {
+    assert.throws(
+      () => core.submit(42, 1000, [new Uint8Array(1)]),
+      (e: unknown) =>
+        e instanceof NativeError && e.status === Status.UNKNOWN_MODEL && e.message.includes("42"),
+    );
+    const model = core.configureModel("m", "1", "ints", 1, 1000);
+    assert.throws(
+      () => core.submit(model, 1000, [new Uint8Array(4), new Uint8Array(4)]),
+      (e: unknown) => e instanceof NativeError && e.status === Status.OVERLOADED,
+    );
+    assert.throws(
+      () => core.configureModel("m", "1", "ints", 0, 1000),
+      (e: unknown) =>
+        e instanceof NativeError && e.status === Status.INVALID_ARGUMENT && e.message.includes("batch size"),
+    );
+  } finally {
+    await core.close();
+  }
+});
+
+Deno.test("binding an endpoint already in use fails naming the endpoint", async () => {
+  const endpoint = freeEndpoint();
+  const first = ServingCore.open({
+    rpc_endpoint: endpoint,
+    replica_timeout_millis: 1,
+    busy_replica_timeout_millis: 1,
+    max_outstanding_queries: 1,
+  });
+  try {
+    assert.throws(
+      () =>
+        ServingCore.open({
+          rpc_endpoint: endpoint,
+          replica_timeout_millis: 1,
+          busy_replica_timeout_millis: 1,
+          max_outstanding_queries: 1,
+        }),
+      (e: unknown) =>
+        e instanceof NativeError && e.status === Status.BIND_FAILED && e.message.includes(endpoint),
+    );
+  } finally {
+    await first.close();
+  }
+});
+
+Deno.test("a closed core refuses submissions", async () => {
+  const core = open();
+  const model = core.configureModel("m", "1", "strings", -1, 1000);
+  await core.close();
+  assert.throws(
+    () => core.submit(model, 1000, [new Uint8Array(1)]),
+    (e: unknown) => e instanceof NativeError && e.status === Status.CLOSED,
+  );
+});
+
+Deno.test("a library that is missing is reported with the way to build it", () => {
+  assert.throws(
+    () =>
+      ServingCore.open({
+        rpc_endpoint: "tcp://127.0.0.1:1",
+        replica_timeout_millis: 1,
+        busy_replica_timeout_millis: 1,
+        max_outstanding_queries: 1,
+        library_path: "/nonexistent/libclipper_core.so",
+      }),
+    /deno task build:native/,
+  );
+});
