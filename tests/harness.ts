@@ -183,7 +183,8 @@ export class Container {
         PYTHONUNBUFFERED: "1",
       },
       stdout: "null",
-      stderr: "null",
+      // One line on connect; tracebacks show up in the failing test's output.
+      stderr: "inherit",
     }).spawn();
     return new Container(child);
   }

@@ -1,0 +1,139 @@
+/**
+ * The behaviour of configuration state, written once as a suite over a backend factory so that every
+ * backend (embedded now, Redis next) runs the same checks.
+ */
+import assert from "node:assert/strict";
+import { ClipperError, type ErrorCode } from "../errors.ts";
+import { EmbeddedBackend } from "./embedded.ts";
+import {
+  type AppRecord,
+  DEFAULT_POLICY,
+  type ModelVersionRecord,
+  State,
+  type StateBackend,
+} from "./store.ts";
+
+const shop: AppRecord = {
+  name: "shop",
+  input_type: "doubles",
+  default_output: "-1",
+  latency_slo_micros: 100_000,
+  policy: DEFAULT_POLICY,
+};
+const price = (
+  version: string,
+  input_type: ModelVersionRecord["input_type"] = "doubles",
+): ModelVersionRecord => ({
+  model_name: "price",
+  model_version: version,
+  labels: [],
+  input_type,
+  container_name: "c",
+  model_data_path: "/tmp",
+  batch_size: -1,
+});
+
+async function rejects(promise: Promise<unknown>, code: ErrorCode, fragment: string) {
+  await assert.rejects(
+    promise,
+    (e: unknown) => e instanceof ClipperError && e.code === code && e.message.includes(fragment),
+  );
+}
+
+export function stateSuite(backendName: string, makeBackend: () => Promise<StateBackend>) {
+  const test = (name: string, body: (state: State) => Promise<void>) =>
+    Deno.test(`${backendName}: ${name}`, async () => {
+      const backend = await makeBackend();
+      try {
+        await body(new State(backend));
+      } finally {
+        await backend.close();
+      }
+    });
+
+  test("an app is stored once and a second add is refused", async (state) => {
+    await state.addApp(shop);
+    await rejects(state.addApp(shop), "app_exists", '"shop"');
+    assert.deepEqual((await state.read()).apps.shop, shop);
+  });
+
+  test("registering a version makes it current, and the current version can be moved back", async (state) => {
+    await state.addModelVersion(price("1"));
+    await state.addModelVersion(price("2"));
+    assert.equal((await state.read()).current_versions.price, "2");
+    await state.setCurrentVersion("price", "1");
+    assert.equal((await state.read()).current_versions.price, "1");
+    await rejects(state.setCurrentVersion("price", "9"), "model_not_found", '"9"');
+    await rejects(state.addModelVersion(price("1")), "model_exists", '"price:1"');
+  });
+
+  test("a link needs an existing app, a model with a current version and the same input type", async (state) => {
+    await state.addApp(shop);
+    await rejects(state.addLinks("nope", ["price"]), "app_not_found", '"nope"');
+    await rejects(state.addLinks("shop", ["price"]), "model_not_found", '"price"');
+    await state.addModelVersion({ ...price("1", "ints"), model_name: "counter" });
+    await rejects(state.addLinks("shop", ["counter"]), "input_type_mismatch", '"ints"');
+    await state.addModelVersion(price("1"));
+    await state.addLinks("shop", ["price"]);
+    assert.deepEqual((await state.read()).links.shop, ["price"]);
+    await state.addModelVersion({ ...price("1"), model_name: "tax" });
+    await rejects(state.addLinks("shop", ["tax"]), "invalid_request", "already linked");
+  });
+
+  test("a linked model cannot gain a version of another input type", async (state) => {
+    await state.addApp(shop);
+    await state.addModelVersion(price("1"));
+    await state.addLinks("shop", ["price"]);
+    await rejects(state.addModelVersion(price("2", "strings")), "input_type_mismatch", '"shop"');
+  });
+
+  test("deleting an app removes its links everywhere", async (state) => {
+    await state.addApp(shop);
+    await state.addModelVersion(price("1"));
+    await state.addLinks("shop", ["price"]);
+    await state.deleteApp("shop");
+    const data = await state.read();
+    assert.equal(data.apps.shop, undefined);
+    assert.equal(data.links.shop, undefined);
+    await rejects(state.deleteApp("shop"), "app_not_found", '"shop"');
+  });
+
+  test("deleting the current version leaves the model without a current version", async (state) => {
+    await state.addModelVersion(price("1"));
+    await state.deleteModelVersion("price", "1");
+    const data = await state.read();
+    assert.equal(data.versions["price:1"], undefined);
+    assert.equal(data.current_versions.price, undefined);
+    await rejects(state.deleteModelVersion("price", "1"), "model_not_found", '"price:1"');
+  });
+
+  test("unlinking a model that is not linked is refused and changes nothing", async (state) => {
+    await state.addApp(shop);
+    await state.addModelVersion(price("1"));
+    await state.addLinks("shop", ["price"]);
+    await rejects(state.deleteLinks("shop", ["other"]), "link_not_found", '"other"');
+    assert.deepEqual((await state.read()).links.shop, ["price"]);
+    await state.deleteLinks("shop", ["price"]);
+    assert.deepEqual((await state.read()).links.shop, []);
+  });
+
+  test("subscribers hear every committed change and no refused one", async (state) => {
+    let changes = 0;
+    const stop = state.subscribe(() => changes++);
+    await state.addApp(shop);
+    await rejects(state.addApp(shop), "app_exists", "shop");
+    assert.equal(changes, 1);
+    stop();
+    await state.deleteApp("shop");
+    assert.equal(changes, 1);
+  });
+
+  test("a snapshot read is a copy that writers cannot change", async (state) => {
+    await state.addApp(shop);
+    const before = await state.read();
+    await state.deleteApp("shop");
+    assert.ok(before.apps.shop);
+  });
+}
+
+stateSuite("embedded", () => Promise.resolve(new EmbeddedBackend()));
