@@ -394,37 +394,28 @@ impl Engine {
         if let Some(model) = self.models.get_mut(&batch.model) {
             model.sizer.observe(size, latency);
         }
-        match result {
+        let failure = match result {
             BatchResult::Outputs(outputs) if outputs.len() == size => {
                 for (q, out) in batch.queries.iter().zip(outputs) {
                     self.answer(q.id, Status::Ok, out.to_vec(), latency, size);
                 }
+                None
             }
-            BatchResult::Outputs(outputs) => {
-                let why = format!(
-                    "Model container answered {} outputs for a batch of {size}",
-                    outputs.len()
+            BatchResult::Outputs(outputs) => Some(format!(
+                "Model container answered {} outputs for a batch of {size}",
+                outputs.len()
+            )),
+            BatchResult::Failed(why) => Some(why),
+        };
+        if let Some(why) = failure {
+            for q in &batch.queries {
+                self.answer(
+                    q.id,
+                    Status::ModelError,
+                    why.clone().into_bytes(),
+                    latency,
+                    size,
                 );
-                for q in &batch.queries {
-                    self.answer(
-                        q.id,
-                        Status::ModelError,
-                        why.clone().into_bytes(),
-                        latency,
-                        size,
-                    );
-                }
-            }
-            BatchResult::Failed(why) => {
-                for q in &batch.queries {
-                    self.answer(
-                        q.id,
-                        Status::ModelError,
-                        why.clone().into_bytes(),
-                        latency,
-                        size,
-                    );
-                }
             }
         }
         self.dispatch(batch.model, now);

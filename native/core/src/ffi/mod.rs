@@ -536,37 +536,18 @@ mod tests {
         assert_eq!(code, CLIPPER_OK);
         let mut buf = [0u8; 256];
         let (mut count, mut used, mut seen) = (0u32, 0u64, 0);
+        let mut poll = |buf: &mut [u8], count: &mut u32| unsafe {
+            clipper_poll_completions(core, buf.as_mut_ptr(), buf.len(), 1000, count, &mut used)
+        };
         while seen < 2 {
-            let code = unsafe {
-                clipper_poll_completions(
-                    core,
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    1000,
-                    &mut count,
-                    &mut used,
-                )
-            };
-            assert_eq!(code, CLIPPER_OK);
+            assert_eq!(poll(&mut buf, &mut count), CLIPPER_OK);
             assert!(count > 0, "completions arrive within the poll timeout");
-            assert_eq!(
-                u32::from_le_bytes(buf[8..12].try_into().unwrap()),
-                2,
-                "status NoConnectedModel"
-            );
+            let status = u32::from_le_bytes(buf[8..12].try_into().unwrap());
+            assert_eq!(status, 2, "status NoConnectedModel");
             seen += count;
         }
         assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
-        let code = unsafe {
-            clipper_poll_completions(
-                core,
-                buf.as_mut_ptr(),
-                buf.len(),
-                1000,
-                &mut count,
-                &mut used,
-            )
-        };
+        let code = poll(&mut buf, &mut count);
         assert_eq!(code, CLIPPER_CLOSED);
         unsafe { clipper_core_free(core) };
     }
