@@ -45,6 +45,12 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  state_dir: {
+    env: "CLIPPER_STATE_DIR",
+    fallback: "state",
+    rule: z.string().min(1),
+    what: "a directory path",
+  },
   native_library: { env: "CLIPPER_NATIVE_LIBRARY", fallback: "", rule: z.string(), what: "a file path" },
 } as const;
 

@@ -24,6 +24,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
+  // State first: a bad state file must stop start-up before any port is bound.
+  const state = new State(await EmbeddedBackend.open(config.state_dir));
   const core = ServingCore.open({
     rpc_endpoint: `tcp://${config.host}:${config.rpc_port}`,
     replica_timeout_millis: config.replica_timeout_millis,
@@ -31,7 +33,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     max_outstanding_queries: config.max_outstanding_queries,
     library_path: config.native_library || undefined,
   });
-  const state = new State(new EmbeddedBackend());
   const routes = new Routes(core);
   const metrics = new Metrics();
   const stopSync = await syncRoutes(state, routes);
@@ -66,7 +67,13 @@ if (import.meta.main) {
     console.error(err.message);
     Deno.exit(2);
   }
-  const server = await startServer(config);
+  let server: RunningServer;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    console.error(`Cannot start Clipper: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
   console.log(
     `Clipper is serving: queries on http://${config.host}:${server.query_port}, ` +
       `management on http://${config.host}:${server.admin_port}/admin, ` +

@@ -57,10 +57,13 @@ export class Server {
     readonly admin_url: string,
     readonly rpc_port: number,
     private readonly child: Deno.ChildProcess,
+    readonly state_dir: string,
   ) {}
 
-  static async start(extra_args: string[] = []): Promise<Server> {
+  /** Starts a server; `state_dir` defaults to a fresh temporary directory. */
+  static async start(extra_args: string[] = [], state_dir?: string): Promise<Server> {
     const [query, admin, rpc] = [freePort(), freePort(), freePort()];
+    const dir = state_dir ?? await Deno.makeTempDir({ prefix: "clipper-state-" });
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -72,12 +75,14 @@ export class Server {
         String(admin),
         "--rpc-port",
         String(rpc),
+        "--state-dir",
+        dir,
         ...extra_args,
       ],
       stdout: "null",
       stderr: "inherit",
     }).spawn();
-    const server = new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child);
+    const server = new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child, dir);
     try {
       await waitFor("the server to answer /admin/ping", async () => {
         const r = await request(`${server.admin_url}/admin/ping`);
@@ -148,6 +153,16 @@ export class Server {
       const list = r.body as { model_name: string }[];
       return list.filter((c) => c.model_name === model).length >= count ? true : undefined;
     });
+  }
+
+  /** Ends the server abruptly (SIGKILL), as a crash or an out-of-memory kill would. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
   }
 
   async stop(): Promise<void> {

@@ -1,31 +1,132 @@
 /**
- * The embedded state backend: the configuration held in this process, so one machine needs nothing else.
+ * The embedded state backend: configuration held in this process, so one machine needs nothing else.
  *
- * Not yet durable: state lives in memory and is lost on restart (a durable embedded store is the subject
- * of the state issue). Updates are atomic: `mutate` runs on a copy that replaces the state only if it
- * returns.
+ * With a state directory it is durable: every update is written to `state.json.tmp`, flushed to disk, and
+ * renamed over `state.json` before the update is acknowledged, so a kill at any moment leaves either the
+ * old or the new state, never half of one. A JSON snapshot suits this data: a few kilobytes, written only
+ * by management calls, read whole at start-up; it needs no unstable Deno API (Deno KV) and no native
+ * SQLite binding. Without a directory (unit tests) it lives in memory only.
+ *
+ * Updates run one at a time: each starts from the state the previous one committed.
  */
 
+import { z } from "zod";
 import { emptyState, type StateBackend, type StateData } from "./store.ts";
 
+const STATE_FILE = "state.json";
+
+const inputType = z.enum(["bytes", "ints", "floats", "doubles", "strings"]);
+const stateSchema = z.object({
+  apps: z.record(
+    z.string(),
+    z.object({
+      name: z.string(),
+      input_type: inputType,
+      default_output: z.string(),
+      latency_slo_micros: z.number().int().positive(),
+      policy: z.string(),
+    }),
+  ),
+  versions: z.record(
+    z.string(),
+    z.object({
+      model_name: z.string(),
+      model_version: z.string(),
+      labels: z.array(z.string()),
+      input_type: inputType,
+      container_name: z.string(),
+      model_data_path: z.string(),
+      batch_size: z.number().int(),
+    }),
+  ),
+  current_versions: z.record(z.string(), z.string()),
+  links: z.record(z.string(), z.array(z.string())),
+});
+
+/** Reads and checks a state file; a missing file is an empty state, a bad one an error naming the key. */
+async function load(path: string): Promise<StateData> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return emptyState();
+    throw new Error(`Cannot read the state file "${path}": ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Cannot read the state file "${path}": it is not JSON (${(err as Error).message})`);
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(
+      `Cannot read the state file "${path}": key "${
+        issue.path.map(String).join(".")
+      }" is invalid (${issue.message})`,
+    );
+  }
+  return parsed.data;
+}
+
+async function writeDurably(dir: string, data: StateData): Promise<void> {
+  const tmp = `${dir}/${STATE_FILE}.tmp`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    await file.write(new TextEncoder().encode(JSON.stringify(data)));
+    await file.syncData();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(tmp, `${dir}/${STATE_FILE}`);
+  // The rename itself must reach the disk too; a directory fsync is not possible everywhere.
+  try {
+    const handle = await Deno.open(dir, { read: true });
+    try {
+      await handle.syncData();
+    } finally {
+      handle.close();
+    }
+  } catch {
+    // Best effort on platforms that refuse to sync a directory.
+  }
+}
+
 export class EmbeddedBackend implements StateBackend {
-  #data: StateData = emptyState();
+  #data: StateData;
+  readonly #dir: string | undefined;
   readonly #listeners = new Set<() => void>();
+  #last: Promise<unknown> = Promise.resolve();
+
+  private constructor(data: StateData, dir: string | undefined) {
+    this.#data = data;
+    this.#dir = dir;
+  }
+
+  /** A backend that keeps state in `dir` (created if missing), or in memory only when `dir` is undefined. */
+  static async open(dir?: string): Promise<EmbeddedBackend> {
+    if (dir === undefined) return new EmbeddedBackend(emptyState(), undefined);
+    await Deno.mkdir(dir, { recursive: true });
+    return new EmbeddedBackend(await load(`${dir}/${STATE_FILE}`), dir);
+  }
 
   read(): Promise<StateData> {
     return Promise.resolve(structuredClone(this.#data));
   }
 
   update<T>(mutate: (data: StateData) => T): Promise<T> {
-    try {
+    const run = async () => {
       const copy = structuredClone(this.#data);
       const result = mutate(copy);
+      if (this.#dir !== undefined) await writeDurably(this.#dir, copy);
       this.#data = copy;
       for (const listener of this.#listeners) listener();
-      return Promise.resolve(result);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      return result;
+    };
+    const next = this.#last.then(run, run);
+    this.#last = next.catch(() => {});
+    return next;
   }
 
   subscribe(listener: () => void): () => void {
@@ -33,8 +134,8 @@ export class EmbeddedBackend implements StateBackend {
     return () => this.#listeners.delete(listener);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#last;
     this.#listeners.clear();
-    return Promise.resolve();
   }
 }

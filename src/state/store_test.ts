@@ -136,4 +136,5 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
   });
 }
 
-stateSuite("embedded", () => Promise.resolve(new EmbeddedBackend()));
+stateSuite("embedded in memory", () => EmbeddedBackend.open());
+stateSuite("embedded on disk", async () => EmbeddedBackend.open(await Deno.makeTempDir()));

@@ -19,10 +19,13 @@ const replica: ReplicaSnapshot = {
 };
 
 /** The admin API over a real embedded state; replicas are given, as the real core is tested elsewhere. */
-function admin() {
+async function admin() {
   const app = new Hono();
   installCommon(app, 4096);
-  app.route("/admin", createAdminApi({ state: new State(new EmbeddedBackend()), replicas: () => [replica] }));
+  app.route(
+    "/admin",
+    createAdminApi({ state: new State(await EmbeddedBackend.open()), replicas: () => [replica] }),
+  );
   return async (endpoint: string, body: unknown) => {
     const res = await app.request(`/admin/${endpoint}`, {
       method: "POST",
@@ -50,7 +53,7 @@ const MODEL = {
 };
 
 Deno.test("the original request bodies set up an app, a model and a link that the reads report", async () => {
-  const call = admin();
+  const call = await admin();
   assert.equal((await call("add_app", APP)).status, 200);
   assert.equal((await call("add_model", MODEL)).status, 200);
   assert.equal((await call("add_model_links", { app_name: "shop", model_names: ["price"] })).status, 200);
@@ -80,7 +83,7 @@ Deno.test("the original request bodies set up an app, a model and a link that th
 });
 
 Deno.test("versions can be added, made current and deleted; links and apps can be removed", async () => {
-  const call = admin();
+  const call = await admin();
   await call("add_app", APP);
   await call("add_model", MODEL);
   await call("add_model", { ...MODEL, model_version: "2" });
@@ -103,7 +106,7 @@ Deno.test("versions can be added, made current and deleted; links and apps can b
 Deno.test("ping answers PONG and an unknown admin path is a JSON 404", async () => {
   const app = new Hono();
   installCommon(app, 4096);
-  app.route("/admin", createAdminApi({ state: new State(new EmbeddedBackend()), replicas: () => [] }));
+  app.route("/admin", createAdminApi({ state: new State(await EmbeddedBackend.open()), replicas: () => [] }));
   assert.equal(await (await app.request("/admin/ping")).text(), "PONG");
   const missing = await app.request("/admin/add_everything", { method: "POST", body: "{}" });
   assert.equal(missing.status, 404);
@@ -111,7 +114,7 @@ Deno.test("ping answers PONG and an unknown admin path is a JSON 404", async () 
 });
 
 Deno.test("every endpoint refuses bad input with a 4xx naming the field", async () => {
-  const call = admin();
+  const call = await admin();
   await call("add_app", APP);
   await call("add_model", MODEL);
   const cases: [string, unknown, number, string, string][] = [
