@@ -45,6 +45,12 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  redis: {
+    env: "CLIPPER_REDIS",
+    fallback: "",
+    rule: z.union([z.literal(""), z.string().regex(/^rediss?:\/\/\S+$/)]),
+    what: "a redis:// URL, or nothing for the embedded store",
+  },
   state_dir: {
     env: "CLIPPER_STATE_DIR",
     fallback: "state",

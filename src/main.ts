@@ -11,6 +11,7 @@ import { Metrics } from "./metrics/registry.ts";
 import { Routes } from "./routing/routes.ts";
 import { syncRoutes } from "./routing/sync.ts";
 import { EmbeddedBackend } from "./state/embedded.ts";
+import { RedisBackend } from "./state/redis.ts";
 import { State } from "./state/store.ts";
 import { createAdminApi } from "./api/admin/routes.ts";
 import { createQueryApi } from "./api/query/routes.ts";
@@ -25,7 +26,9 @@ export interface RunningServer {
 
 export async function startServer(config: Config): Promise<RunningServer> {
   // State first: a bad state file must stop start-up before any port is bound.
-  const state = new State(await EmbeddedBackend.open(config.state_dir));
+  const state = new State(
+    config.redis ? await RedisBackend.open(config.redis) : await EmbeddedBackend.open(config.state_dir),
+  );
   const core = ServingCore.open({
     rpc_endpoint: `tcp://${config.host}:${config.rpc_port}`,
     replica_timeout_millis: config.replica_timeout_millis,
@@ -37,7 +40,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = new Metrics();
   const stopSync = await syncRoutes(state, routes);
 
-  const queryApi = createQueryApi({ routes, core, metrics, max_body_bytes: config.max_body_bytes });
+  const queryApi = createQueryApi({
+    routes,
+    core,
+    metrics,
+    max_body_bytes: config.max_body_bytes,
+    state_healthy: () => state.backend.healthy(),
+  });
   const adminApi = new Hono();
   installCommon(adminApi, config.max_body_bytes);
   adminApi.route("/admin", createAdminApi({ state, replicas: () => core.snapshot().replicas }));

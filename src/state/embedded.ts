@@ -10,38 +10,10 @@
  * Updates run one at a time: each starts from the state the previous one committed.
  */
 
-import { z } from "zod";
+import { parseState } from "./schema.ts";
 import { emptyState, type StateBackend, type StateData } from "./store.ts";
 
 const STATE_FILE = "state.json";
-
-const inputType = z.enum(["bytes", "ints", "floats", "doubles", "strings"]);
-const stateSchema = z.object({
-  apps: z.record(
-    z.string(),
-    z.object({
-      name: z.string(),
-      input_type: inputType,
-      default_output: z.string(),
-      latency_slo_micros: z.number().int().positive(),
-      policy: z.string(),
-    }),
-  ),
-  versions: z.record(
-    z.string(),
-    z.object({
-      model_name: z.string(),
-      model_version: z.string(),
-      labels: z.array(z.string()),
-      input_type: inputType,
-      container_name: z.string(),
-      model_data_path: z.string(),
-      batch_size: z.number().int(),
-    }),
-  ),
-  current_versions: z.record(z.string(), z.string()),
-  links: z.record(z.string(), z.array(z.string())),
-});
 
 /** Reads and checks a state file; a missing file is an empty state, a bad one an error naming the key. */
 async function load(path: string): Promise<StateData> {
@@ -52,22 +24,7 @@ async function load(path: string): Promise<StateData> {
     if (err instanceof Deno.errors.NotFound) return emptyState();
     throw new Error(`Cannot read the state file "${path}": ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`Cannot read the state file "${path}": it is not JSON (${(err as Error).message})`);
-  }
-  const parsed = stateSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(
-      `Cannot read the state file "${path}": key "${
-        issue.path.map(String).join(".")
-      }" is invalid (${issue.message})`,
-    );
-  }
-  return parsed.data;
+  return parseState(text, `the state file "${path}"`);
 }
 
 async function writeDurably(dir: string, data: StateData): Promise<void> {
@@ -132,6 +89,10 @@ export class EmbeddedBackend implements StateBackend {
   subscribe(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  healthy(): boolean {
+    return true;
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,8 @@ export interface StateBackend {
   update<T>(mutate: (data: StateData) => T): Promise<T>;
   /** Calls `listener` after every committed change (from this process or, for shared backends, others). */
   subscribe(listener: () => void): () => void;
+  /** False while the backend cannot accept writes (a shared store that is unreachable). */
+  healthy(): boolean;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { ClipperError, type ErrorCode } from "../errors.ts";
 import { EmbeddedBackend } from "./embedded.ts";
+import { RedisBackend } from "./redis.ts";
+import { startRedis } from "./testing_redis.ts";
 import {
   type AppRecord,
   DEFAULT_POLICY,
@@ -138,3 +140,51 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
 
 stateSuite("embedded in memory", () => EmbeddedBackend.open());
 stateSuite("embedded on disk", async () => EmbeddedBackend.open(await Deno.makeTempDir()));
+
+// One real redis-server for this file; each test gets its own key prefix.
+const redis = await startRedis();
+globalThis.addEventListener("unload", () => void redis.stop());
+stateSuite("redis", () => RedisBackend.open(redis.url, `test-${crypto.randomUUID()}:`));
+
+Deno.test("redis: two backends racing to add the same app give exactly one success", async () => {
+  const prefix = `race-${crypto.randomUUID()}:`;
+  const [a, b] = [await RedisBackend.open(redis.url, prefix), await RedisBackend.open(redis.url, prefix)];
+  try {
+    const results = await Promise.allSettled([new State(a).addApp(shop), new State(b).addApp(shop)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    const loser = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assert.ok(loser.reason instanceof ClipperError && loser.reason.code === "app_exists");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("redis: a change made through one backend reaches another's subscribers", async () => {
+  const prefix = `feed-${crypto.randomUUID()}:`;
+  const [a, b] = [await RedisBackend.open(redis.url, prefix), await RedisBackend.open(redis.url, prefix)];
+  try {
+    const heard = new Promise<void>((resolve) => b.subscribe(resolve));
+    await new State(a).addApp(shop);
+    await heard;
+    assert.deepEqual(Object.keys((await b.read()).apps), ["shop"]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("redis: an unreadable stored value is reported naming the key, never dropped", async () => {
+  const prefix = `bad-${crypto.randomUUID()}:`;
+  const writer = await RedisBackend.open(redis.url, prefix);
+  await writer.close();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+  const command = `*3\r\n$3\r\nSET\r\n$${(prefix + "state").length}\r\n${prefix}state\r\n$5\r\n{oops\r\n`;
+  await conn.write(new TextEncoder().encode(command));
+  await conn.read(new Uint8Array(16));
+  conn.close();
+  await assert.rejects(
+    RedisBackend.open(redis.url, prefix),
+    (e: Error) => e.message.includes(`Redis key "${prefix}state"`),
+  );
+});

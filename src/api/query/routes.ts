@@ -20,6 +20,8 @@ export interface QueryApiDeps {
   readonly core: ServingCore;
   readonly metrics: Metrics;
   readonly max_body_bytes: number;
+  /** False while the state store cannot take writes: the frontend serves on, reporting itself degraded. */
+  readonly state_healthy: () => boolean;
 }
 
 function unknownApp(name: string, action: string): ClipperError {
@@ -123,6 +125,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),
+      state: { healthy: deps.state_healthy() },
       core: {
         ...snapshot.counters,
         connected_replicas: snapshot.replicas.length,
@@ -132,7 +135,12 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     });
   });
 
-  app.get("/health", (c) => c.json({ status: "ok", connected_replicas: core.snapshot().replicas.length }));
+  app.get("/health", (c) =>
+    c.json({
+      status: deps.state_healthy() ? "ok" : "degraded",
+      state_store: deps.state_healthy() ? "ok" : "unavailable",
+      connected_replicas: core.snapshot().replicas.length,
+    }));
 
   return app;
 }

@@ -1,0 +1,184 @@
+/**
+ * The Redis state backend, for several frontends sharing one configuration (`--redis redis://host:port/db`).
+ * Client: the `redis` package from npm (deno-redis is published only where this project cannot reach).
+ *
+ * The whole configuration is one JSON value at one key, so every write is atomic and no reader can see half
+ * an app. Writes are optimistic: WATCH the key, apply the rules to what it holds, then MULTI/EXEC the new
+ * value with a PUBLISH on the change channel. When two frontends race, the loser's transaction aborts and
+ * its rules run again on the winner's state (so adding the same app twice gives exactly one success).
+ *
+ * While Redis is unreachable, reads serve the last state seen, writes fail at once with
+ * `state_unavailable` (503), and the client reconnects with backoff; on reconnection every subscriber is
+ * told to reload, so the frontend catches up with what changed meanwhile.
+ */
+
+import { createClient } from "redis";
+import { ClipperError } from "../errors.ts";
+import { parseState } from "./schema.ts";
+import { emptyState, type StateBackend, type StateData } from "./store.ts";
+
+const MAX_ATTEMPTS = 20;
+const CONNECT_TIMEOUT_MILLIS = 5_000;
+
+type Client = ReturnType<typeof createClient>;
+
+export class RedisBackend implements StateBackend {
+  readonly #url: string;
+  readonly #key: string;
+  readonly #channel: string;
+  readonly #writer: Client;
+  readonly #subscriber: Client;
+  readonly #listeners = new Set<() => void>();
+  /** Tags this backend's announcements, so it does not hear its own writes twice. */
+  readonly #origin = crypto.randomUUID();
+  #cache: StateData = emptyState();
+  #last: Promise<unknown> = Promise.resolve();
+  #wasDown = false;
+
+  private constructor(url: string, prefix: string) {
+    this.#url = url;
+    this.#key = `${prefix}state`;
+    this.#channel = `${prefix}changes`;
+    this.#writer = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MILLIS,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),
+      },
+    });
+    this.#subscriber = this.#writer.duplicate();
+    for (const client of [this.#writer, this.#subscriber]) {
+      client.on("error", (err: Error) => {
+        if (!this.#wasDown) console.error(`Lost Redis at "${url}": ${err.message}; retrying`);
+        this.#wasDown = true;
+      });
+    }
+    this.#writer.on("ready", () => {
+      if (!this.#wasDown) return;
+      this.#wasDown = false;
+      console.error(`Reconnected to Redis at "${url}"`);
+      this.#notify();
+    });
+  }
+
+  /** Connects to `url`; keys and the change channel start with `prefix`. */
+  static async open(url: string, prefix = "clipper:"): Promise<RedisBackend> {
+    const backend = new RedisBackend(url, prefix);
+    const connect = Promise.all([backend.#writer.connect(), backend.#subscriber.connect()]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Cannot connect to Redis at "${url}" within ${CONNECT_TIMEOUT_MILLIS} ms`)),
+        CONNECT_TIMEOUT_MILLIS,
+      );
+    });
+    try {
+      await Promise.race([connect, timeout]);
+      await backend.#subscriber.subscribe(backend.#channel, (origin: string) => {
+        if (origin !== backend.#origin) backend.#notify();
+      });
+      backend.#cache = await backend.#fetch();
+    } catch (err) {
+      backend.#disconnect();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return backend;
+  }
+
+  healthy(): boolean {
+    return this.#writer.isReady;
+  }
+
+  async #fetch(): Promise<StateData> {
+    const text = await this.#writer.get(this.#key);
+    return text === null ? emptyState() : parseState(text, `Redis key "${this.#key}"`);
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  #unavailable(action: string, err: unknown): ClipperError {
+    return new ClipperError(
+      "state_unavailable",
+      `Cannot ${action}: Redis at "${this.#url}" is unavailable (${(err as Error).message})`,
+    );
+  }
+
+  async read(): Promise<StateData> {
+    if (this.healthy()) {
+      try {
+        this.#cache = await this.#fetch();
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith("Cannot read")) throw err;
+        // Unreachable mid-read: serve the last state seen.
+      }
+    }
+    return structuredClone(this.#cache);
+  }
+
+  update<T>(mutate: (data: StateData) => T): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (!this.healthy()) throw this.#unavailable("change the configuration", new Error("not connected"));
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        let data: StateData;
+        let result: T;
+        try {
+          await this.#writer.watch(this.#key);
+          data = await this.#fetch();
+        } catch (err) {
+          if (err instanceof Error && err.message.startsWith("Cannot read")) throw err;
+          throw this.#unavailable("change the configuration", err);
+        }
+        try {
+          result = mutate(data);
+        } catch (err) {
+          await this.#writer.unwatch().catch(() => {});
+          throw err;
+        }
+        try {
+          await this.#writer.multi().set(this.#key, JSON.stringify(data)).publish(this.#channel, this.#origin)
+            .exec();
+        } catch (err) {
+          // node-redis signals an aborted transaction with a WatchError (whose `name` is plain "Error").
+          if ((err as Error).constructor.name === "WatchError") continue;
+          throw this.#unavailable("change the configuration", err);
+        }
+        this.#cache = data;
+        this.#notify();
+        return result;
+      }
+      throw this.#unavailable(
+        "change the configuration",
+        new Error(`${MAX_ATTEMPTS} conflicting writes in a row`),
+      );
+    };
+    const next = this.#last.then(run, run);
+    this.#last = next.catch(() => {});
+    return next;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #disconnect(): void {
+    for (const client of [this.#subscriber, this.#writer]) {
+      try {
+        if (client.isOpen) client.destroy();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#last;
+    this.#listeners.clear();
+    this.#disconnect();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The stored form of the configuration: one schema for every backend, so a corrupt file or an unreadable
+ * Redis value is reported the same way, naming where it came from and the key that is wrong.
+ */
+
+import { z } from "zod";
+import type { StateData } from "./store.ts";
+
+const inputType = z.enum(["bytes", "ints", "floats", "doubles", "strings"]);
+const stateSchema = z.object({
+  apps: z.record(
+    z.string(),
+    z.object({
+      name: z.string(),
+      input_type: inputType,
+      default_output: z.string(),
+      latency_slo_micros: z.number().int().positive(),
+      policy: z.string(),
+    }),
+  ),
+  versions: z.record(
+    z.string(),
+    z.object({
+      model_name: z.string(),
+      model_version: z.string(),
+      labels: z.array(z.string()),
+      input_type: inputType,
+      container_name: z.string(),
+      model_data_path: z.string(),
+      batch_size: z.number().int(),
+    }),
+  ),
+  current_versions: z.record(z.string(), z.string()),
+  links: z.record(z.string(), z.array(z.string())),
+});
+
+/** Parses stored text into state, or throws an error naming `source` and the offending key. */
+export function parseState(text: string, source: string): StateData {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Cannot read ${source}: it is not JSON (${(err as Error).message})`);
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(
+      `Cannot read ${source}: key "${issue.path.map(String).join(".")}" is invalid (${issue.message})`,
+    );
+  }
+  return parsed.data;
+}
