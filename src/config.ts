@@ -75,6 +75,14 @@ function flagName(key: string): string {
   return key.replaceAll("_", "-");
 }
 
+/** The `--help` text, made from the settings table. */
+export function usage(): string {
+  const lines = Object.entries(FIELDS).map(([key, f]) =>
+    `  --${flagName(key)} (${f.env}): ${f.what}; default ${f.fallback === "" ? "none" : `"${f.fallback}"`}`
+  );
+  return ["Usage: deno task serve [--setting value ...]", "", ...lines].join("\n");
+}
+
 /** Builds the configuration from command-line `args` and `env`. */
 export function loadConfig(
   args: readonly string[],

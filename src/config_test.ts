@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, usage } from "./config.ts";
 
 Deno.test("defaults bind to loopback on the original ports", () => {
   const c = loadConfig([], {});
@@ -23,4 +23,12 @@ Deno.test("a bad value fails naming the flag, the variable and the value", () =>
   );
   assert.throws(() => loadConfig(["--max-body-bytes", "0"], {}), ConfigError);
   assert.throws(() => loadConfig(["--no-such-flag", "1"], {}), ConfigError);
+});
+
+Deno.test("the help text lists every flag with its variable", () => {
+  const text = usage();
+  for (const flag of ["--host", "--query-port", "--admin-port", "--rpc-port", "--state-dir", "--redis"]) {
+    assert.ok(text.includes(flag), flag);
+  }
+  assert.ok(text.includes("CLIPPER_QUERY_PORT"));
 });

@@ -5,7 +5,7 @@
  * Owns start-up order and shutdown; every other module receives what it needs from here.
  */
 
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig, usage } from "./config.ts";
 import { ServingCore } from "./core/core.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { Routes } from "./routing/routes.ts";
@@ -38,7 +38,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const routes = new Routes(core);
   const metrics = new Metrics();
-  const stopSync = await syncRoutes(state, routes);
+  const stopSync = await syncRoutes(
+    state,
+    routes,
+    (applied) => metrics.retainApps(new Set(applied.apps.map((app) => app.name))),
+  );
 
   const queryApi = createQueryApi({
     routes,
@@ -68,6 +72,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(usage());
+    Deno.exit(0);
+  }
   let config: Config;
   try {
     config = loadConfig(Deno.args, Deno.env.toObject());

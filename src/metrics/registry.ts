@@ -59,8 +59,9 @@ export class Metrics {
     return m;
   }
 
-  forgetApp(name: string): void {
-    this.#apps.delete(name);
+  /** Drops the metrics of applications not in `names` (deleted apps leave no trace). */
+  retainApps(names: ReadonlySet<string>): void {
+    for (const name of this.#apps.keys()) if (!names.has(name)) this.#apps.delete(name);
   }
 
   report(): { apps: Record<string, unknown>; models: Record<string, unknown> } {

@@ -24,16 +24,28 @@ export function routingState(data: StateData): RoutingState {
   };
 }
 
-/** Loads the routing table now and after every change; returns a function that stops following. */
-export async function syncRoutes(store: State, routes: Routes): Promise<() => void> {
-  routes.apply(routingState(await store.read()));
+/**
+ * Loads the routing table now and after every change, then calls `applied` with the state it applied;
+ * returns a function that stops following.
+ */
+export async function syncRoutes(
+  store: State,
+  routes: Routes,
+  applied: (state: RoutingState) => void = () => {},
+): Promise<() => void> {
+  const load = async () => {
+    const state = routingState(await store.read());
+    routes.apply(state);
+    applied(state);
+  };
+  await load();
   let running: Promise<void> | undefined;
   let again = false;
   const reload = async () => {
     do {
       again = false;
       try {
-        routes.apply(routingState(await store.read()));
+        await load();
       } catch (err) {
         console.error(`Cannot reload the routing table: ${(err as Error).message}`);
       }
