@@ -6,11 +6,10 @@
  * old or the new state, never half of one. A JSON snapshot suits this data: a few kilobytes, written only
  * by management calls, read whole at start-up; it needs no unstable Deno API (Deno KV) and no native
  * SQLite binding. Without a directory (unit tests) it lives in memory only.
- *
- * Updates run one at a time: each starts from the state the previous one committed.
  */
 
 import { parseState } from "./schema.ts";
+import { UpdateQueue } from "./serial.ts";
 import { emptyState, type StateBackend, type StateData } from "./store.ts";
 
 const STATE_FILE = "state.json";
@@ -53,8 +52,7 @@ async function writeDurably(dir: string, data: StateData): Promise<void> {
 export class EmbeddedBackend implements StateBackend {
   #data: StateData;
   readonly #dir: string | undefined;
-  readonly #listeners = new Set<() => void>();
-  #last: Promise<unknown> = Promise.resolve();
+  readonly #queue = new UpdateQueue();
 
   private constructor(data: StateData, dir: string | undefined) {
     this.#data = data;
@@ -73,30 +71,25 @@ export class EmbeddedBackend implements StateBackend {
   }
 
   update<T>(mutate: (data: StateData) => T): Promise<T> {
-    const run = async () => {
+    return this.#queue.run(async () => {
       const copy = structuredClone(this.#data);
       const result = mutate(copy);
       if (this.#dir !== undefined) await writeDurably(this.#dir, copy);
       this.#data = copy;
-      for (const listener of this.#listeners) listener();
+      this.#queue.notify();
       return result;
-    };
-    const next = this.#last.then(run, run);
-    this.#last = next.catch(() => {});
-    return next;
+    });
   }
 
   subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#queue.subscribe(listener);
   }
 
   healthy(): boolean {
     return true;
   }
 
-  async close(): Promise<void> {
-    await this.#last;
-    this.#listeners.clear();
+  close(): Promise<void> {
+    return this.#queue.drain();
   }
 }

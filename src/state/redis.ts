@@ -15,6 +15,7 @@
 import { createClient } from "redis";
 import { ClipperError } from "../errors.ts";
 import { parseState } from "./schema.ts";
+import { UpdateQueue } from "./serial.ts";
 import { emptyState, type StateBackend, type StateData } from "./store.ts";
 
 const MAX_ATTEMPTS = 20;
@@ -28,11 +29,10 @@ export class RedisBackend implements StateBackend {
   readonly #channel: string;
   readonly #writer: Client;
   readonly #subscriber: Client;
-  readonly #listeners = new Set<() => void>();
+  readonly #queue = new UpdateQueue();
   /** Tags this backend's announcements, so it does not hear its own writes twice. */
   readonly #origin = crypto.randomUUID();
   #cache: StateData = emptyState();
-  #last: Promise<unknown> = Promise.resolve();
   #wasDown = false;
 
   private constructor(url: string, prefix: string) {
@@ -98,7 +98,7 @@ export class RedisBackend implements StateBackend {
   }
 
   #notify(): void {
-    for (const listener of this.#listeners) listener();
+    this.#queue.notify();
   }
 
   #unavailable(action: string, err: unknown): ClipperError {
@@ -121,7 +121,7 @@ export class RedisBackend implements StateBackend {
   }
 
   update<T>(mutate: (data: StateData) => T): Promise<T> {
-    const run = async (): Promise<T> => {
+    return this.#queue.run(async (): Promise<T> => {
       if (!this.healthy()) throw this.#unavailable("change the configuration", new Error("not connected"));
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         let data: StateData;
@@ -155,15 +155,11 @@ export class RedisBackend implements StateBackend {
         "change the configuration",
         new Error(`${MAX_ATTEMPTS} conflicting writes in a row`),
       );
-    };
-    const next = this.#last.then(run, run);
-    this.#last = next.catch(() => {});
-    return next;
+    });
   }
 
   subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#queue.subscribe(listener);
   }
 
   #disconnect(): void {
@@ -177,8 +173,7 @@ export class RedisBackend implements StateBackend {
   }
 
   async close(): Promise<void> {
-    await this.#last;
-    this.#listeners.clear();
+    await this.#queue.drain();
     this.#disconnect();
   }
 }
