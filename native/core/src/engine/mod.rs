@@ -483,6 +483,12 @@ impl Engine {
         }
     }
 
+    /// A message to `identity` could not be delivered: its connection is gone (the process exited), so the
+    /// replica is dropped now rather than after its silence timeout, and its batch goes to another replica.
+    pub fn on_unreachable(&mut self, identity: &[u8], now: Instant) {
+        self.drop_replica(identity, now);
+    }
+
     fn drop_replica(&mut self, identity: &[u8], now: Instant) {
         let Some(replica) = self.registry.remove(identity) else {
             return;

@@ -347,3 +347,17 @@ fn a_response_from_an_unknown_container_is_not_applied() {
     h.recv(b"c1", response(msg_id, &["real"]), 2);
     assert_eq!(h.done(), vec![(1, Status::Ok, b"real".to_vec())]);
 }
+
+#[test]
+fn an_unreachable_replica_is_dropped_at_once_and_its_batch_goes_to_another() {
+    let mut h = Harness::new(4);
+    h.connect(b"gone");
+    h.submit(&[1, 2], 0);
+    assert_eq!(h.sent_batches()[0].0, b"gone");
+    h.recv(b"live", new_container("sum", "1", 3, 3), 1);
+    h.engine.on_unreachable(b"gone", h.at(2));
+    let resent = h.sent_batches();
+    assert_eq!(resent.len(), 1);
+    assert_eq!((resent[0].0.as_slice(), resent[0].2), (&b"live"[..], 2));
+    assert_eq!(h.engine.snapshot(h.at(2)).replicas.len(), 1);
+}

@@ -101,6 +101,10 @@ impl Runtime {
         socket
             .set_rcvhwm(0)
             .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
+        // Report sends to peers whose connection is gone, so dead replicas are dropped at once.
+        socket
+            .set_router_mandatory(true)
+            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
         socket
             .bind(endpoint)
             .map_err(|e| format!("Cannot bind the RPC endpoint \"{endpoint}\": {e}"))?;
@@ -197,8 +201,17 @@ fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
             }
         }
         engine.on_tick(Instant::now());
-        for (identity, message) in engine.outbox.drain(..) {
-            send(&socket, &identity, &message);
+        // Dropping an unreachable replica can requeue its batch to another one, refilling the outbox.
+        while !engine.outbox.is_empty() {
+            let mut unreachable = Vec::new();
+            for (identity, message) in engine.outbox.drain(..) {
+                if !send(&socket, &identity, &message) {
+                    unreachable.push(identity);
+                }
+            }
+            for identity in unreachable {
+                engine.on_unreachable(&identity, Instant::now());
+            }
         }
         let answered = engine.done.len();
         if answered > 0 {
@@ -236,14 +249,20 @@ fn receive(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> bool {
     }
 }
 
-fn send(socket: &zmq::Socket, identity: &[u8], message: &[crate::rpc::Frame]) {
+/// Sends one message; false when the peer is unreachable (its connection has closed).
+fn send(socket: &zmq::Socket, identity: &[u8], message: &[crate::rpc::Frame]) -> bool {
     let result = socket.send(identity, zmq::SNDMORE).and_then(|()| {
         let last = message.len().saturating_sub(1);
         message.iter().enumerate().try_for_each(|(i, frame)| {
             socket.send(frame.as_ref(), if i < last { zmq::SNDMORE } else { 0 })
         })
     });
-    if let Err(err) = result {
-        eprintln!("clipper core: sending to a container failed: {err}");
+    match result {
+        Ok(()) => true,
+        Err(zmq::Error::EHOSTUNREACH) => false,
+        Err(err) => {
+            eprintln!("clipper core: sending to a container failed: {err}");
+            true
+        }
     }
 }
