@@ -60,10 +60,35 @@ export class Server {
     readonly state_dir: string,
   ) {}
 
-  /** Starts a server; `state_dir` defaults to a fresh temporary directory. */
+  /**
+   * Starts a server; `state_dir` defaults to a fresh temporary directory. Ports are picked free just
+   * before the start, and another process can take one in between (an outgoing connection's local port):
+   * a server that exits before answering is started again on fresh ports.
+   */
   static async start(extra_args: string[] = [], state_dir?: string): Promise<Server> {
-    const [query, admin, rpc] = [freePort(), freePort(), freePort()];
     const dir = state_dir ?? await Deno.makeTempDir({ prefix: "clipper-state-" });
+    for (let attempt = 1;; attempt++) {
+      const server = Server.#spawn(extra_args, dir);
+      let exited = false;
+      server.child.status.then(() => exited = true);
+      const until = Date.now() + 15_000;
+      while (!exited && Date.now() < until) {
+        try {
+          if ((await request(`${server.admin_url}/admin/ping`)).status === 200) return server;
+        } catch {
+          // Not listening yet.
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await server.stop();
+      if (!exited || attempt === 3) {
+        throw new Error(`The server did not answer /admin/ping (attempt ${attempt}, exited: ${exited})`);
+      }
+    }
+  }
+
+  static #spawn(extra_args: string[], dir: string): Server {
+    const [query, admin, rpc] = [freePort(), freePort(), freePort()];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -82,17 +107,7 @@ export class Server {
       stdout: "null",
       stderr: "inherit",
     }).spawn();
-    const server = new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child, dir);
-    try {
-      await waitFor("the server to answer /admin/ping", async () => {
-        const r = await request(`${server.admin_url}/admin/ping`);
-        return r.status === 200 ? true : undefined;
-      });
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
-    return server;
+    return new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child, dir);
   }
 
   admin(endpoint: string, body: unknown): Promise<JsonResponse> {
