@@ -51,6 +51,12 @@ const FIELDS = {
     rule: z.union([z.literal(""), z.string().regex(/^rediss?:\/\/\S+$/)]),
     what: "a redis:// URL, or nothing for the embedded store",
   },
+  manage_replicas: {
+    env: "CLIPPER_MANAGE_REPLICAS",
+    fallback: "true",
+    rule: z.enum(["true", "false"]).transform((v) => v === "true"),
+    what: '"true" or "false"',
+  },
   state_dir: {
     env: "CLIPPER_STATE_DIR",
     fallback: "state",

@@ -16,6 +16,8 @@ import { State } from "./state/store.ts";
 import { createAdminApi } from "./api/admin/routes.ts";
 import { createQueryApi } from "./api/query/routes.ts";
 import { installCommon } from "./api/http.ts";
+import { ContainerManager, type ReplicaSpec } from "./containers/manager.ts";
+import type { StateData } from "./state/store.ts";
 import { Hono } from "hono";
 
 export interface RunningServer {
@@ -38,11 +40,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const routes = new Routes(core);
   const metrics = new Metrics();
-  const stopSync = await syncRoutes(
-    state,
-    routes,
-    (applied) => metrics.retainApps(new Set(applied.apps.map((app) => app.name))),
-  );
+  const manager = await ContainerManager.create({
+    // Replicas run on this machine: a wildcard bind address is reached through loopback.
+    rpc_host: config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host,
+    rpc_port: config.rpc_port,
+    log_dir: `${config.state_dir}/logs`,
+  });
+  let reconciling = Promise.resolve();
+  const stopSync = await syncRoutes(state, routes, (applied, data) => {
+    metrics.retainApps(new Set(applied.apps.map((app) => app.name)));
+    if (config.manage_replicas) {
+      const specs = replicaSpecs(data);
+      reconciling = reconciling.then(() => manager.reconcile(specs));
+    }
+  });
 
   const queryApi = createQueryApi({
     routes,
@@ -53,7 +64,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const adminApi = new Hono();
   installCommon(adminApi, config.max_body_bytes);
-  adminApi.route("/admin", createAdminApi({ state, replicas: () => core.snapshot().replicas }));
+  adminApi.route(
+    "/admin",
+    createAdminApi({
+      state,
+      replicas: () => core.snapshot().replicas,
+      managed: () => manager.list(),
+      log_path: (name, version, index) => manager.logPath(name, version, index),
+    }),
+  );
 
   const serve = (port: number, app: Hono) =>
     Deno.serve({ hostname: config.host, port, onListen: () => {} }, app.fetch);
@@ -65,10 +84,29 @@ export async function startServer(config: Config): Promise<RunningServer> {
     async close() {
       await Promise.all([query.shutdown(), admin.shutdown()]);
       stopSync();
+      await reconciling;
+      await manager.stopAll();
       await state.backend.close();
       await core.close();
     },
   };
+}
+
+/** The replicas the configuration asks the container manager to run. */
+function replicaSpecs(data: StateData): ReplicaSpec[] {
+  return Object.entries(data.replicas).flatMap(([label, plan]) => {
+    const v = data.versions[label];
+    if (!v || plan.num_replicas === 0) return [];
+    return [{
+      model_name: v.model_name,
+      model_version: v.model_version,
+      input_type: v.input_type,
+      model_data_path: v.model_data_path,
+      command: v.container_command,
+      num_replicas: plan.num_replicas,
+      gpus: plan.gpus,
+    }];
+  });
 }
 
 if (import.meta.main) {

@@ -3,13 +3,17 @@
  * validated (for every state backend and both APIs), and where input-type aliases are parsed.
  *
  * As in the original Clipper, `,` and `:` are refused in model names, versions and labels (they delimit
- * stored keys). App and model names also travel in URL paths, so they are limited to a safe alphabet.
+ * stored keys and `name:version` ids). Names also travel in URL paths (`/{app}/predict`), so they keep to a
+ * safe alphabet; the original server had no length limit, 128 is ours. Aliases match the original's
+ * `parse_input_type` exactly (case-sensitive). Must not know about HTTP or storage.
  */
 
 import { z } from "zod";
 import type { CoreInputType } from "./core/core.ts";
 
-const ALIASES: Readonly<Record<string, CoreInputType>> = {
+export type InputType = CoreInputType;
+
+const ALIASES: Readonly<Record<string, InputType>> = {
   bytes: "bytes",
   byte: "bytes",
   b: "bytes",
@@ -31,33 +35,36 @@ const ALIASES: Readonly<Record<string, CoreInputType>> = {
   s: "strings",
 };
 
-/** The canonical input type for an alias, or undefined. */
-export function parseInputType(text: string): CoreInputType | undefined {
-  return ALIASES[text.trim().toLowerCase()];
+/** The canonical input type for an alias (`"integers"` → `"ints"`), or undefined. */
+export function parseInputType(text: string): InputType | undefined {
+  return Object.hasOwn(ALIASES, text) ? ALIASES[text] : undefined;
 }
 
-export const inputTypeSchema = z.string().transform((text, ctx) => {
+/** The rules, as the `expected …` part of a rejection. */
+export const RULES = {
+  name: "1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  version: "1 to 128 characters other than spaces, ',' and ':'",
+  input_type: "one of bytes, ints, floats, doubles, strings or an alias (integers, i, d, str, …)",
+} as const;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const VERSION = /^[^,:\s]{1,128}$/;
+
+/** An input type alias, parsed to its canonical name. */
+export const inputTypeSchema = z.string({ error: RULES.input_type }).transform((text, ctx) => {
   const type = parseInputType(text);
   if (type === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: "expected one of bytes, ints, floats, doubles, strings (or an alias)",
-    });
+    ctx.addIssue({ code: "custom", message: RULES.input_type });
     return z.NEVER;
   }
   return type;
 });
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Application and model names. */
+export const nameSchema = z.string({ error: RULES.name }).regex(NAME, { error: RULES.name });
 
-/** Application and model names: 1 to 128 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
-export const nameSchema = z.string().min(1).max(128).regex(
-  NAME,
-  "expected letters, digits, '.', '_' or '-', starting with a letter or digit",
-);
+/** Model versions. */
+export const versionSchema = z.string({ error: RULES.version }).regex(VERSION, { error: RULES.version });
 
-/** Versions and labels: 1 to 128 printable characters other than `,` and `:`. */
-export const versionSchema = z.string().min(1).max(128).regex(
-  /^[^,:\s]+$/,
-  "expected no spaces and none of ',' or ':'",
-);
+/** Model labels: the same rule as versions. */
+export const labelSchema = versionSchema;

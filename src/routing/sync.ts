@@ -25,18 +25,19 @@ export function routingState(data: StateData): RoutingState {
 }
 
 /**
- * Loads the routing table now and after every change, then calls `applied` with the state it applied;
+ * Loads the routing table now and after every change, then calls `applied` with what it applied;
  * returns a function that stops following.
  */
 export async function syncRoutes(
   store: State,
   routes: Routes,
-  applied: (state: RoutingState) => void = () => {},
+  applied: (state: RoutingState, data: StateData) => void = () => {},
 ): Promise<() => void> {
   const load = async () => {
-    const state = routingState(await store.read());
+    const data = await store.read();
+    const state = routingState(data);
     routes.apply(state);
-    applied(state);
+    applied(state, data);
   };
   await load();
   let running: Promise<void> | undefined;

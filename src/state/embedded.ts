@@ -10,7 +10,13 @@
 
 import { parseState } from "./schema.ts";
 import { UpdateQueue } from "./serial.ts";
-import { emptyState, type StateBackend, type StateData } from "./store.ts";
+import {
+  emptyState,
+  type StateBackend,
+  type StateChange,
+  type StateData,
+  type StateListener,
+} from "./store.ts";
 
 const STATE_FILE = "state.json";
 
@@ -70,18 +76,18 @@ export class EmbeddedBackend implements StateBackend {
     return Promise.resolve(structuredClone(this.#data));
   }
 
-  update<T>(mutate: (data: StateData) => T): Promise<T> {
+  update(mutate: (data: StateData) => StateChange): Promise<StateChange> {
     return this.#queue.run(async () => {
       const copy = structuredClone(this.#data);
-      const result = mutate(copy);
+      const change = mutate(copy);
       if (this.#dir !== undefined) await writeDurably(this.#dir, copy);
       this.#data = copy;
-      this.#queue.notify();
-      return result;
+      this.#queue.notify(change);
+      return change;
     });
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: StateListener): () => void {
     return this.#queue.subscribe(listener);
   }
 

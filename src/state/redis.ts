@@ -16,7 +16,13 @@ import { createClient } from "redis";
 import { ClipperError } from "../errors.ts";
 import { parseState } from "./schema.ts";
 import { UpdateQueue } from "./serial.ts";
-import { emptyState, type StateBackend, type StateData } from "./store.ts";
+import {
+  emptyState,
+  type StateBackend,
+  type StateChange,
+  type StateData,
+  type StateListener,
+} from "./store.ts";
 
 const MAX_ATTEMPTS = 20;
 const CONNECT_TIMEOUT_MILLIS = 5_000;
@@ -97,8 +103,9 @@ export class RedisBackend implements StateBackend {
     return text === null ? emptyState() : parseState(text, `Redis key "${this.#key}"`);
   }
 
+  /** Another frontend changed the store, or this one missed changes while disconnected. */
   #notify(): void {
-    this.#queue.notify();
+    this.#queue.notify({ kind: "resync" });
   }
 
   #unavailable(action: string, err: unknown): ClipperError {
@@ -120,12 +127,12 @@ export class RedisBackend implements StateBackend {
     return structuredClone(this.#cache);
   }
 
-  update<T>(mutate: (data: StateData) => T): Promise<T> {
-    return this.#queue.run(async (): Promise<T> => {
+  update(mutate: (data: StateData) => StateChange): Promise<StateChange> {
+    return this.#queue.run(async (): Promise<StateChange> => {
       if (!this.healthy()) throw this.#unavailable("change the configuration", new Error("not connected"));
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         let data: StateData;
-        let result: T;
+        let change: StateChange;
         try {
           await this.#writer.watch(this.#key);
           data = await this.#fetch();
@@ -134,7 +141,7 @@ export class RedisBackend implements StateBackend {
           throw this.#unavailable("change the configuration", err);
         }
         try {
-          result = mutate(data);
+          change = mutate(data);
         } catch (err) {
           await this.#writer.unwatch().catch(() => {});
           throw err;
@@ -148,8 +155,8 @@ export class RedisBackend implements StateBackend {
           throw this.#unavailable("change the configuration", err);
         }
         this.#cache = data;
-        this.#notify();
-        return result;
+        this.#queue.notify(change);
+        return change;
       }
       throw this.#unavailable(
         "change the configuration",
@@ -158,7 +165,7 @@ export class RedisBackend implements StateBackend {
     });
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: StateListener): () => void {
     return this.#queue.subscribe(listener);
   }
 

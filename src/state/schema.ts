@@ -28,10 +28,15 @@ const stateSchema = z.object({
       container_name: z.string(),
       model_data_path: z.string(),
       batch_size: z.number().int(),
+      container_command: z.array(z.string()).default([]),
     }),
   ),
   current_versions: z.record(z.string(), z.string()),
   links: z.record(z.string(), z.array(z.string())),
+  replicas: z.record(
+    z.string(),
+    z.object({ num_replicas: z.number().int().min(0), gpus: z.array(z.string()) }),
+  ).default({}),
 });
 
 /** Parses stored text into state, or throws an error naming `source` and the offending key. */

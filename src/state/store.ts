@@ -1,7 +1,8 @@
 /**
  * Configuration state: applications, model versions, current versions and links, with the business rules
- * that keep them consistent. The rules live here once; a backend only stores a snapshot atomically and
- * announces changes, so every backend (embedded now, Redis later) behaves the same.
+ * that keep them consistent. The rules live here once (`State`, the one `StateStore`); a backend only
+ * stores a snapshot atomically and announces committed changes, so every backend (embedded, Redis) behaves
+ * the same.
  *
  * Must not know about HTTP: failures are `ClipperError`s that the APIs map to responses.
  */
@@ -28,6 +29,15 @@ export interface ModelVersionRecord {
   readonly model_data_path: string;
   /** −1 for adaptive batching, else ≥ 1. */
   readonly batch_size: number;
+  /** How the container manager starts a replica as a local process; empty when replicas run elsewhere. */
+  readonly container_command: readonly string[];
+}
+
+/** How many replicas of a version the container manager keeps running, and on which GPUs. */
+export interface ReplicaPlan {
+  readonly num_replicas: number;
+  /** Replica i gets `CUDA_VISIBLE_DEVICES=gpus[i % gpus.length]`; "" pins a replica to the CPU. */
+  readonly gpus: readonly string[];
 }
 
 /** The whole configuration, as one value. */
@@ -39,19 +49,77 @@ export interface StateData {
   current_versions: Record<string, string>;
   /** App name → linked model names. */
   links: Record<string, string[]>;
+  /** `name:version` → replicas the container manager keeps running. */
+  replicas: Record<string, ReplicaPlan>;
 }
 
 export function emptyState(): StateData {
-  return { apps: {}, versions: {}, current_versions: {}, links: {} };
+  return { apps: {}, versions: {}, current_versions: {}, links: {}, replicas: {} };
+}
+
+/**
+ * One committed change, announced after the commit. `resync` means "something changed that this process
+ * did not make" (another frontend sharing the store, or writes missed while disconnected): re-read it all.
+ */
+export type StateChange =
+  | { readonly kind: "app_added"; readonly app: AppRecord }
+  | { readonly kind: "app_deleted"; readonly name: string; readonly unlinked_models: readonly string[] }
+  | { readonly kind: "model_version_added"; readonly version: ModelVersionRecord }
+  | { readonly kind: "current_version_set"; readonly model_name: string; readonly model_version: string }
+  | {
+    readonly kind: "model_version_deleted";
+    readonly model_name: string;
+    readonly model_version: string;
+    readonly was_current: boolean;
+  }
+  | { readonly kind: "links_added"; readonly app_name: string; readonly model_names: readonly string[] }
+  | { readonly kind: "links_deleted"; readonly app_name: string; readonly model_names: readonly string[] }
+  | {
+    readonly kind: "replicas_set";
+    readonly model_name: string;
+    readonly model_version: string;
+    readonly plan: ReplicaPlan;
+  }
+  | { readonly kind: "resync" };
+
+export type StateListener = (change: StateChange) => void;
+
+/** The configuration store the APIs and the routing layer use, whatever backend holds the data. */
+export interface StateStore {
+  /** The whole configuration, as a copy (for rebuilding a routing table in one read). */
+  read(): Promise<StateData>;
+  addApp(app: AppRecord): Promise<void>;
+  getApp(name: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  /** Removes an application and its links. */
+  deleteApp(name: string): Promise<void>;
+  /** Registers a model version and makes it the model's current version. */
+  addModelVersion(record: ModelVersionRecord): Promise<void>;
+  getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined>;
+  /** Every version, or only those of model `name`. */
+  listModelVersions(name?: string): Promise<ModelVersionRecord[]>;
+  getCurrentVersion(name: string): Promise<string | undefined>;
+  setCurrentVersion(name: string, version: string): Promise<void>;
+  /** Removes a version; if it was current, links to its model resolve to nothing until one is set. */
+  deleteModelVersion(name: string, version: string): Promise<void>;
+  addLinks(appName: string, models: readonly string[]): Promise<void>;
+  deleteLinks(appName: string, models: readonly string[]): Promise<void>;
+  /** The models linked to an app; `app_not_found` if there is no such app. */
+  getLinks(appName: string): Promise<string[]>;
+  /** Calls `listener` after every committed change; returns a function that stops it. */
+  subscribe(listener: StateListener): () => void;
 }
 
 /** What a state backend provides: an atomic read-modify-write of the snapshot and a change feed. */
 export interface StateBackend {
   read(): Promise<StateData>;
-  /** Runs `mutate` on a copy of the state and commits it atomically; if it throws, nothing changes. */
-  update<T>(mutate: (data: StateData) => T): Promise<T>;
+  /**
+   * Runs `mutate` on a copy of the state and commits it atomically, then announces the change it returns;
+   * if it throws, nothing changes and nothing is announced.
+   */
+  update(mutate: (data: StateData) => StateChange): Promise<StateChange>;
   /** Calls `listener` after every committed change (from this process or, for shared backends, others). */
-  subscribe(listener: () => void): () => void;
+  subscribe(listener: StateListener): () => void;
   /** False while the backend cannot accept writes (a shared store that is unreachable). */
   healthy(): boolean;
   close(): Promise<void>;
@@ -68,39 +136,69 @@ function app(data: StateData, name: string, action: string): AppRecord {
 }
 
 /** The rules of configuration, over any backend. */
-export class State {
+export class State implements StateStore {
   constructor(readonly backend: StateBackend) {}
 
   read(): Promise<StateData> {
     return this.backend.read();
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: StateListener): () => void {
     return this.backend.subscribe(listener);
   }
 
-  addApp(record: AppRecord): Promise<void> {
-    return this.backend.update((data) => {
+  async getApp(name: string): Promise<AppRecord | undefined> {
+    return (await this.read()).apps[name];
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return Object.values((await this.read()).apps);
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined> {
+    return (await this.read()).versions[versionLabel(name, version)];
+  }
+
+  async listModelVersions(name?: string): Promise<ModelVersionRecord[]> {
+    const all = Object.values((await this.read()).versions);
+    return name === undefined ? all : all.filter((v) => v.model_name === name);
+  }
+
+  async getCurrentVersion(name: string): Promise<string | undefined> {
+    return (await this.read()).current_versions[name];
+  }
+
+  async getLinks(appName: string): Promise<string[]> {
+    const data = await this.read();
+    app(data, appName, `list the models linked to "${appName}"`);
+    return data.links[appName] ?? [];
+  }
+
+  async addApp(record: AppRecord): Promise<void> {
+    await this.backend.update((data) => {
       if (data.apps[record.name]) {
         throw new ClipperError("app_exists", `Cannot add application "${record.name}": it already exists`);
       }
       data.apps[record.name] = record;
       data.links[record.name] = [];
+      return { kind: "app_added", app: record };
     });
   }
 
   /** Removes an application and its links. */
-  deleteApp(name: string): Promise<void> {
-    return this.backend.update((data) => {
+  async deleteApp(name: string): Promise<void> {
+    await this.backend.update((data) => {
       app(data, name, `delete application "${name}"`);
+      const unlinked_models = data.links[name] ?? [];
       delete data.apps[name];
       delete data.links[name];
+      return { kind: "app_deleted", name, unlinked_models };
     });
   }
 
   /** Registers a model version and makes it the model's current version. */
-  addModelVersion(record: ModelVersionRecord): Promise<void> {
-    return this.backend.update((data) => {
+  async addModelVersion(record: ModelVersionRecord): Promise<void> {
+    await this.backend.update((data) => {
       const label = versionLabel(record.model_name, record.model_version);
       if (data.versions[label]) {
         throw new ClipperError("model_exists", `Cannot add model "${label}": that version already exists`);
@@ -116,11 +214,12 @@ export class State {
       }
       data.versions[label] = record;
       data.current_versions[record.model_name] = record.model_version;
+      return { kind: "model_version_added", version: record };
     });
   }
 
-  setCurrentVersion(name: string, version: string): Promise<void> {
-    return this.backend.update((data) => {
+  async setCurrentVersion(name: string, version: string): Promise<void> {
+    await this.backend.update((data) => {
       if (!data.versions[versionLabel(name, version)]) {
         throw new ClipperError(
           "model_not_found",
@@ -128,24 +227,47 @@ export class State {
         );
       }
       data.current_versions[name] = version;
+      return { kind: "current_version_set", model_name: name, model_version: version };
     });
   }
 
   /** Removes a model version; if it was current, the model has no current version until one is set. */
-  deleteModelVersion(name: string, version: string): Promise<void> {
-    return this.backend.update((data) => {
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.backend.update((data) => {
       const label = versionLabel(name, version);
       if (!data.versions[label]) {
         throw new ClipperError("model_not_found", `Cannot delete model "${label}": no such version`);
       }
       delete data.versions[label];
-      if (data.current_versions[name] === version) delete data.current_versions[name];
+      delete data.replicas[label];
+      const was_current = data.current_versions[name] === version;
+      if (was_current) delete data.current_versions[name];
+      return { kind: "model_version_deleted", model_name: name, model_version: version, was_current };
+    });
+  }
+
+  /** Sets how many replicas of a version the container manager runs (0 stops them all). */
+  async setReplicas(name: string, version: string, plan: ReplicaPlan): Promise<void> {
+    await this.backend.update((data) => {
+      const label = versionLabel(name, version);
+      const record = data.versions[label];
+      if (!record) {
+        throw new ClipperError("model_not_found", `Cannot scale model "${label}": no such version`);
+      }
+      if (plan.num_replicas > 0 && record.container_command.length === 0) {
+        throw new ClipperError(
+          "invalid_request",
+          `Cannot start replicas of "${label}": it was added without a "container_command"`,
+        );
+      }
+      data.replicas[label] = plan;
+      return { kind: "replicas_set", model_name: name, model_version: version, plan };
     });
   }
 
   /** Links a model to an app. As in the original, an app links at most one model. */
-  addLinks(appName: string, models: readonly string[]): Promise<void> {
-    return this.backend.update((data) => {
+  async addLinks(appName: string, models: readonly string[]): Promise<void> {
+    await this.backend.update((data) => {
       const target = app(data, appName, `link models to "${appName}"`);
       if (models.length !== 1) {
         throw new ClipperError(
@@ -173,11 +295,12 @@ export class State {
         );
       }
       data.links[appName] = [model];
+      return { kind: "links_added", app_name: appName, model_names: [model] };
     });
   }
 
-  deleteLinks(appName: string, models: readonly string[]): Promise<void> {
-    return this.backend.update((data) => {
+  async deleteLinks(appName: string, models: readonly string[]): Promise<void> {
+    await this.backend.update((data) => {
       app(data, appName, `unlink models from "${appName}"`);
       const existing = data.links[appName] ?? [];
       for (const model of models) {
@@ -189,6 +312,7 @@ export class State {
         }
       }
       data.links[appName] = existing.filter((m) => !models.includes(m));
+      return { kind: "links_deleted", app_name: appName, model_names: [...models] };
     });
   }
 }

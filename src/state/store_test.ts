@@ -13,6 +13,7 @@ import {
   type ModelVersionRecord,
   State,
   type StateBackend,
+  type StateChange,
 } from "./store.ts";
 
 const shop: AppRecord = {
@@ -33,6 +34,7 @@ const price = (
   container_name: "c",
   model_data_path: "/tmp",
   batch_size: -1,
+  container_command: [],
 });
 
 async function rejects(promise: Promise<unknown>, code: ErrorCode, fragment: string) {
@@ -130,6 +132,81 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
     assert.equal(changes, 1);
   });
 
+  test("each committed change is announced once, in order, with what changed", async (state) => {
+    const heard: StateChange[] = [];
+    const stop = state.subscribe((change) => heard.push(change));
+    await state.addApp(shop);
+    await state.addModelVersion(price("1"));
+    await state.addModelVersion(price("2"));
+    await state.setCurrentVersion("price", "1");
+    await state.addLinks("shop", ["price"]);
+    await state.deleteLinks("shop", ["price"]);
+    await state.addLinks("shop", ["price"]);
+    await state.deleteModelVersion("price", "1");
+    await state.deleteModelVersion("price", "2");
+    await state.deleteApp("shop");
+    stop();
+    assert.deepEqual(heard, [
+      { kind: "app_added", app: shop },
+      { kind: "model_version_added", version: price("1") },
+      { kind: "model_version_added", version: price("2") },
+      { kind: "current_version_set", model_name: "price", model_version: "1" },
+      { kind: "links_added", app_name: "shop", model_names: ["price"] },
+      { kind: "links_deleted", app_name: "shop", model_names: ["price"] },
+      { kind: "links_added", app_name: "shop", model_names: ["price"] },
+      { kind: "model_version_deleted", model_name: "price", model_version: "1", was_current: true },
+      { kind: "model_version_deleted", model_name: "price", model_version: "2", was_current: false },
+      { kind: "app_deleted", name: "shop", unlinked_models: ["price"] },
+    ]);
+  });
+
+  test("a listener that throws does not stop the others or the change", async (state) => {
+    let heard = 0;
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      state.subscribe(() => {
+        throw new Error("boom");
+      });
+      state.subscribe(() => heard++);
+      await state.addApp(shop);
+    } finally {
+      console.error = quiet;
+    }
+    assert.equal(heard, 1);
+    assert.deepEqual(await state.getApp("shop"), shop);
+  });
+
+  test("the getters read back what was stored and report absence as undefined", async (state) => {
+    assert.equal(await state.getApp("shop"), undefined);
+    assert.equal(await state.getModelVersion("price", "1"), undefined);
+    assert.equal(await state.getCurrentVersion("price"), undefined);
+    await state.addApp(shop);
+    await state.addApp({ ...shop, name: "bank" });
+    await state.addModelVersion(price("1"));
+    await state.addModelVersion({ ...price("1"), model_name: "tax" });
+    assert.deepEqual((await state.listApps()).map((a) => a.name).sort(), ["bank", "shop"]);
+    assert.deepEqual(await state.getModelVersion("price", "1"), price("1"));
+    assert.deepEqual((await state.listModelVersions()).map((v) => v.model_name).sort(), ["price", "tax"]);
+    assert.deepEqual(await state.listModelVersions("tax"), [{ ...price("1"), model_name: "tax" }]);
+    assert.equal(await state.getCurrentVersion("price"), "1");
+    assert.deepEqual(await state.getLinks("shop"), []);
+    await state.addLinks("shop", ["price"]);
+    assert.deepEqual(await state.getLinks("shop"), ["price"]);
+    await rejects(state.getLinks("ghost"), "app_not_found", '"ghost"');
+  });
+
+  test("deleting the current version of a linked model leaves the link resolving to nothing", async (state) => {
+    await state.addApp(shop);
+    await state.addModelVersion(price("1"));
+    await state.addLinks("shop", ["price"]);
+    await state.deleteModelVersion("price", "1");
+    assert.deepEqual(await state.getLinks("shop"), ["price"]);
+    assert.equal(await state.getCurrentVersion("price"), undefined);
+    await state.addModelVersion(price("2"));
+    assert.equal(await state.getCurrentVersion("price"), "2");
+  });
+
   test("a snapshot read is a copy that writers cannot change", async (state) => {
     await state.addApp(shop);
     const before = await state.read();
@@ -164,9 +241,9 @@ Deno.test("redis: a change made through one backend reaches another's subscriber
   const prefix = `feed-${crypto.randomUUID()}:`;
   const [a, b] = [await RedisBackend.open(redis.url, prefix), await RedisBackend.open(redis.url, prefix)];
   try {
-    const heard = new Promise<void>((resolve) => b.subscribe(resolve));
+    const heard = new Promise<StateChange>((resolve) => b.subscribe(resolve));
     await new State(a).addApp(shop);
-    await heard;
+    assert.deepEqual(await heard, { kind: "resync" });
     assert.deepEqual(Object.keys((await b.read()).apps), ["shop"]);
   } finally {
     await a.close();

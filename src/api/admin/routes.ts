@@ -3,45 +3,67 @@
  * bodies. Writes answer a plain-text confirmation and reads answer JSON, as the original did, so its
  * admin client keeps working. Every body is validated with zod; a rejection names the field and the rule.
  *
- * Owns request shapes and response shapes only: rules live in `State`, replicas in the serving core.
+ * Owns the routes and request shapes: rules live in `State`, response shapes in `views.ts`, the wording
+ * of validation failures in `parse.ts`, replicas in the serving core. Rejections are `ClipperError`s that
+ * `errorResponse` (src/api/http.ts, shared with the query API) turns into `{error, cause, code}`.
  */
 
 import { Hono } from "hono";
 import { z } from "zod";
 import { ClipperError } from "../../errors.ts";
-import { inputTypeSchema, nameSchema, versionSchema } from "../../names.ts";
-import { DEFAULT_POLICY, type State, type StateData, versionLabel } from "../../state/store.ts";
-import type { ReplicaSnapshot } from "../../core/core.ts";
-import { readJsonObject } from "../http.ts";
+import { inputTypeSchema, labelSchema, nameSchema, versionSchema } from "../../names.ts";
+import { DEFAULT_POLICY, type State, versionLabel } from "../../state/store.ts";
+import type { ManagedReplica } from "../../containers/manager.ts";
+import { errorResponse, readJsonObject } from "../http.ts";
+import { parseBody } from "./parse.ts";
+import { appView, containerId, containerView, modelView, type ReplicaInfo } from "./views.ts";
+
+export type { ReplicaInfo } from "./views.ts";
 
 export interface AdminApiDeps {
   readonly state: State;
   /** The replicas connected now (from the serving core). */
-  readonly replicas: () => readonly ReplicaSnapshot[];
+  readonly replicas: () => readonly ReplicaInfo[];
+  /** The replica processes the container manager runs. */
+  readonly managed: () => readonly ManagedReplica[];
+  /** The log file of a managed replica, if there is one. */
+  readonly log_path: (name: string, version: string, index: number) => string | undefined;
 }
 
-const verbose = z.object({ verbose: z.boolean().default(false) });
+/** The most of a replica's log that `get_replica_logs` returns: its tail. */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+const MAX_INT32 = 2 ** 31 - 1;
+const text = z.string({ error: "expected a string" });
+/** An integer in `min..max`; `rule` is the whole "expected …" shown when it is not. */
+const int = (min: number, max: number, rule: string) =>
+  z.number({ error: rule }).int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
+
+// The original required `verbose`; its client always sends it, so a missing one means false.
+const verbose = z.object({ verbose: z.boolean({ error: "expected true or false" }).default(false) });
 const modelVersion = z.object({ model_name: nameSchema, model_version: versionSchema });
-const links = z.object({ app_name: nameSchema, model_names: z.array(nameSchema) });
+const links = z.object({
+  app_name: nameSchema,
+  model_names: z.array(nameSchema, { error: "expected an array of model names" }),
+});
 
 const SCHEMAS = {
   add_app: z.object({
     name: nameSchema,
     input_type: inputTypeSchema,
-    default_output: z.string(),
-    latency_slo_micros: z.number().int().positive().max(2 ** 31 - 1),
+    default_output: text,
+    latency_slo_micros: int(1, MAX_INT32, `expected a positive integer of at most ${MAX_INT32}`),
   }),
   delete_app: z.object({ name: nameSchema }),
   add_model: modelVersion.extend({
-    labels: z.array(versionSchema).default([]),
+    labels: z.array(labelSchema, { error: "expected an array of labels" }).default([]),
     input_type: inputTypeSchema,
-    container_name: z.string().default(""),
-    model_data_path: z.string().default(""),
-    batch_size: z.number().int().refine(
-      (n) => n === -1 || n >= 1,
-      "expected -1 (adaptive) or a positive integer",
-    )
+    container_name: text.default(""),
+    model_data_path: text.default(""),
+    batch_size: int(-1, MAX_INT32, "expected -1 (adaptive batching) or a positive integer")
+      .refine((n) => n !== 0, { error: "expected -1 (adaptive batching) or a positive integer" })
       .default(-1),
+    container_command: z.array(z.string().min(1)).default([]),
   }),
   set_model_version: modelVersion,
   delete_versioned_model: modelVersion,
@@ -53,53 +75,28 @@ const SCHEMAS = {
   get_all_models: verbose,
   get_model: modelVersion,
   get_all_containers: verbose,
-  get_container: modelVersion.extend({ replica_id: z.number().int().min(0) }),
-  get_state: z.object({ app_name: nameSchema, uid: z.number().int().optional() }),
+  get_container: modelVersion.extend({
+    replica_id: int(0, MAX_INT32, "expected a non-negative integer"),
+  }),
+  // As in the original, `uid` is accepted and ignored: only the default user's state exists.
+  get_state: z.object({
+    app_name: nameSchema,
+    uid: int(-MAX_INT32, MAX_INT32, "expected an integer").optional(),
+  }),
+  set_num_replicas: modelVersion.extend({
+    num_replicas: z.number().int().min(0).max(64),
+    gpus: z.array(z.string().regex(/^[0-9,]*$/, 'expected GPU ids like "0" or "0,1", or "" for CPU'))
+      .default([]),
+  }),
+  get_model_replicas: modelVersion,
+  get_replica_logs: modelVersion.extend({ replica: z.number().int().min(0) }),
 } as const;
 
 type Endpoint = keyof typeof SCHEMAS;
 type Body<E extends Endpoint> = z.infer<(typeof SCHEMAS)[E]>;
 type Handlers = { [E in Endpoint]: (body: Body<E>) => Promise<string | unknown> };
 
-function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
-  let value = body;
-  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
-  return value;
-}
-
-/** Validates `body`, turning the first zod issue into an `invalid_request` naming the field. */
-function parse<E extends Endpoint>(endpoint: E, body: unknown): Body<E> {
-  const result = SCHEMAS[endpoint].safeParse(body);
-  if (result.success) return result.data as Body<E>;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.map(String).join(".") || "body";
-  const got = valueAt(body, issue.path);
-  const seen = got === undefined ? "it is missing" : `got ${JSON.stringify(got)}`;
-  throw new ClipperError("invalid_request", `Invalid "${field}" for ${endpoint}: ${issue.message}; ${seen}`);
-}
-
-function appView(data: StateData, name: string) {
-  const app = data.apps[name]!;
-  return {
-    name,
-    input_type: app.input_type,
-    default_output: app.default_output,
-    latency_slo_micros: app.latency_slo_micros,
-    policy: app.policy,
-    linked_models: data.links[name] ?? [],
-  };
-}
-
-function modelView(data: StateData, label: string) {
-  const v = data.versions[label]!;
-  return { ...v, is_current_version: data.current_versions[v.model_name] === v.model_version };
-}
-
-function containerView(r: ReplicaSnapshot) {
-  return { model_id: versionLabel(r.model_name, r.model_version), ...r };
-}
-
-export function createAdminApi({ state, replicas }: AdminApiDeps): Hono {
+export function createAdminApi({ state, replicas, managed, log_path }: AdminApiDeps): Hono {
   const handlers: Handlers = {
     add_app: async (b) => {
       await state.addApp({ ...b, policy: DEFAULT_POLICY });
@@ -139,16 +136,7 @@ export function createAdminApi({ state, replicas }: AdminApiDeps): Hono {
       const data = await state.read();
       return data.apps[b.name] ? appView(data, b.name) : {};
     },
-    get_linked_models: async (b) => {
-      const data = await state.read();
-      if (!data.apps[b.app_name]) {
-        throw new ClipperError(
-          "app_not_found",
-          `Cannot list linked models: application "${b.app_name}" does not exist`,
-        );
-      }
-      return data.links[b.app_name] ?? [];
-    },
+    get_linked_models: (b) => state.getLinks(b.app_name),
     get_all_models: async (b) => {
       const data = await state.read();
       const labels = Object.keys(data.versions);
@@ -162,9 +150,7 @@ export function createAdminApi({ state, replicas }: AdminApiDeps): Hono {
     get_all_containers: (b) => {
       const list = replicas();
       return Promise.resolve(
-        b.verbose
-          ? list.map(containerView)
-          : list.map((r) => `${versionLabel(r.model_name, r.model_version)}:${r.model_replica_id}`),
+        b.verbose ? list.map(containerView) : list.map(containerId),
       );
     },
     get_container: (b) => {
@@ -175,27 +161,57 @@ export function createAdminApi({ state, replicas }: AdminApiDeps): Hono {
       return Promise.resolve(found ? containerView(found) : {});
     },
     get_state: async (b) => {
-      const data = await state.read();
-      const app = data.apps[b.app_name];
+      const app = await state.getApp(b.app_name);
       if (!app) {
         throw new ClipperError(
           "app_not_found",
-          `Cannot read policy state: application "${b.app_name}" does not exist`,
+          `Cannot read the policy state of application "${b.app_name}": it does not exist`,
         );
       }
-      // The default policy learns nothing from feedback, so it has no state to show.
-      return { app_name: b.app_name, policy: app.policy, state: {} };
+      // As in the original: the default policy's whole state is the app's default output, sent as text.
+      return app.default_output;
+    },
+    set_num_replicas: async (b) => {
+      await state.setReplicas(b.model_name, b.model_version, { num_replicas: b.num_replicas, gpus: b.gpus });
+      return `Set model "${versionLabel(b.model_name, b.model_version)}" to ${b.num_replicas} replicas`;
+    },
+    get_model_replicas: (b) =>
+      Promise.resolve(
+        managed().filter((r) => r.model_name === b.model_name && r.model_version === b.model_version),
+      ),
+    get_replica_logs: async (b) => {
+      const path = log_path(b.model_name, b.model_version, b.replica);
+      const label = versionLabel(b.model_name, b.model_version);
+      if (path === undefined) {
+        throw new ClipperError(
+          "model_not_found",
+          `Cannot read logs: replica ${b.replica} of "${label}" is not managed here`,
+        );
+      }
+      try {
+        const bytes = await Deno.readFile(path);
+        return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.length - LOG_TAIL_BYTES)));
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return "";
+        throw err;
+      }
     },
   };
 
   const app = new Hono();
+  // Also here, not only on the server that mounts this app, so it answers the same however it is mounted.
+  app.onError((err, c) => errorResponse(c, err));
   app.get("/ping", (c) => c.text("PONG"));
   for (const endpoint of Object.keys(SCHEMAS) as Endpoint[]) {
     app.post(`/${endpoint}`, async (c) => {
-      const body = parse(endpoint, await readJsonObject(c));
+      const body = parseBody(SCHEMAS[endpoint], await readJsonObject(c)) as Body<typeof endpoint>;
       const result = await (handlers[endpoint] as (b: unknown) => Promise<unknown>)(body);
       return typeof result === "string" ? c.text(result) : c.json(result);
     });
   }
+  // Unknown paths (or a known path with the wrong method) under /admin, however this app is mounted.
+  app.all("*", (c) => {
+    throw new ClipperError("route_not_found", `No route for ${c.req.method} "${c.req.path}"`);
+  });
   return app;
 }
