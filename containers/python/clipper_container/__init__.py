@@ -6,6 +6,7 @@ wire format in `rpc`.
 
 from __future__ import annotations
 
+import signal
 from typing import Any, Optional, Union
 
 from .config import Config, ConfigError
@@ -35,7 +36,10 @@ def serve(
         )
     except ConfigError as e:
         raise SystemExit(f"clipper_container: {e}") from None
+    container = Container(predict, config)
+    # SIGTERM (a scale-down, a stop) ends the container after the batch in hand is answered and sent.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: container.stop())
     try:
-        Container(predict, config).run()
+        container.run()
     except KeyboardInterrupt:
         pass

@@ -19,6 +19,8 @@ from .config import Config
 # How often run() looks at the stop flag while idle; short so stop() is prompt, cheap because the poll
 # returns at once whenever messages are waiting.
 _STOP_CHECK_S = 0.05
+# How long a stopping container waits for its last answer to reach the frontend.
+_STOP_LINGER_MS = 1000
 
 
 def log(message: str) -> None:
@@ -99,7 +101,13 @@ class Container:
                     socket.send_multipart(rpc.encode_heartbeat())
                     last_heartbeat = now
         finally:
-            socket.close()
+            if self._stopping.is_set():
+                # Say goodbye so the frontend requeues anything sent to us since, and give the last
+                # answer and the goodbye a moment to leave; a reconnect drops pending sends instead.
+                socket.send_multipart(rpc.encode_leaving())
+                socket.close(linger=_STOP_LINGER_MS)
+            else:
+                socket.close(linger=0)
 
     def _handle(self, socket: zmq.Socket, frames: List[zmq.Frame]) -> None:
         try:

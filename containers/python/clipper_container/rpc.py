@@ -21,6 +21,8 @@ MSG_CONTAINER_CONTENT = 1
 MSG_HEARTBEAT = 2
 # Our extension: a container reports that it failed one batch (original v3 containers never send it).
 MSG_BATCH_ERROR = 3
+# Our extension: the container is stopping, so the frontend hands what it holds to another replica.
+MSG_LEAVING = 4
 
 HEARTBEAT_KEEP_ALIVE = 0
 HEARTBEAT_REQUEST_METADATA = 1
@@ -102,6 +104,10 @@ def encode_response(msg_id: Buffer, outputs: Sequence[str]) -> List[bytes]:
     encoded = [output.encode("utf-8") for output in outputs]
     header = _u64_array([len(encoded)] + [len(output) for output in encoded])
     return [b"", _u32(MSG_CONTAINER_CONTENT), bytes(msg_id), _u64(len(header)), header] + encoded
+
+
+def encode_leaving() -> List[bytes]:
+    return [b"", _u32(MSG_LEAVING)]
 
 
 def encode_batch_error(msg_id: Buffer, message: str) -> List[bytes]:

@@ -163,3 +163,14 @@ def test_a_container_that_hears_nothing_reconnects_with_a_new_identity_and_says_
     answered_by, metadata = frontend.recv()
     assert answered_by == sender and metadata[1] == u32(0)
     assert frontend.predict(sender, 1, InputType.DOUBLES, [u64(0)]) == response(1, ["float64:[0.0]"])
+
+
+def test_a_stopping_container_says_it_is_leaving_after_its_last_answer(frontend, start_container):
+    container = start_container(lambda inputs: ["ok"] * len(inputs))
+    identity, _ = frontend.handshake()
+    answer = frontend.predict(identity, 1, rpc.InputType.DOUBLES, [b"\x00" * 8])
+    assert answer[1] == struct.pack("<I", rpc.MSG_CONTAINER_CONTENT)
+    container.stop()
+    sender, frames = frontend.recv()
+    assert sender == identity
+    assert frames == rpc.encode_leaving()

@@ -73,3 +73,30 @@ def test_an_example_without_a_model_version_exits_naming_the_variable(frontend):
     )
     assert done.returncode != 0
     assert "CLIPPER_MODEL_VERSION is not set" in done.stderr
+
+
+def test_sigterm_ends_an_example_container_cleanly(tmp_path):
+    """A stop request (SIGTERM) ends the process with status 0 instead of killing it mid-batch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import zmq
+
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    env = dict(os.environ, CLIPPER_MODEL_NAME="m", CLIPPER_MODEL_VERSION="1", CLIPPER_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "clipper_container.examples.noop"], env=env)
+    try:
+        assert router.poll(10_000), "the container never connected"
+        router.recv_multipart()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        router.close(linger=0)

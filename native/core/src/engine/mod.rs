@@ -314,6 +314,7 @@ impl Engine {
                 let why = format!("Model container failed the batch: {message}");
                 self.finish_batch(identity, msg_id, BatchResult::Failed(why), now)
             }
+            ContainerMessage::Leaving => self.drop_replica(identity, now),
             // A response from a container we do not know (we restarted, or it was dropped as silent):
             // ask who it is; its queries were answered or requeued when it was dropped.
             ContainerMessage::Response { .. } | ContainerMessage::BatchError { .. } => {

@@ -361,3 +361,18 @@ fn an_unreachable_replica_is_dropped_at_once_and_its_batch_goes_to_another() {
     assert_eq!((resent[0].0.as_slice(), resent[0].2), (&b"live"[..], 2));
     assert_eq!(h.engine.snapshot(h.at(2)).replicas.len(), 1);
 }
+
+#[test]
+fn a_leaving_container_hands_its_batch_to_another_replica_and_its_late_answer_is_ignored() {
+    let mut h = Harness::new(4);
+    h.connect(b"old");
+    h.submit(&[1], 0);
+    let (_, first, _) = h.sent_batches()[0].clone();
+    h.recv(b"new", new_container("sum", "1", 3, 3), 1);
+    h.recv(b"old", vec![vec![], 4u32.to_le_bytes().to_vec()], 2);
+    let resent = h.sent_batches();
+    assert_eq!(resent[0].0, b"new");
+    h.recv(b"old", response(first, &["late"]), 3);
+    h.recv(b"new", response(resent[0].1, &["fresh"]), 4);
+    assert_eq!(h.done(), vec![(1, Status::Ok, b"fresh".to_vec())]);
+}

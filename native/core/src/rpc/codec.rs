@@ -14,6 +14,8 @@ const MSG_CONTAINER_CONTENT: u32 = 1;
 const MSG_HEARTBEAT: u32 = 2;
 /// Our extension: a container reports that it failed one batch (original v3 containers never send it).
 const MSG_BATCH_ERROR: u32 = 3;
+/// Our extension: a container is stopping; anything it holds must go to another replica.
+const MSG_LEAVING: u32 = 4;
 
 const REQUEST_PREDICT: u32 = 0;
 
@@ -137,6 +139,7 @@ pub enum ContainerMessage<'a> {
         msg_id: u32,
         message: &'a str,
     },
+    Leaving,
 }
 
 /// Why a container's frames could not be decoded.
@@ -318,6 +321,7 @@ pub fn decode_container_message<'a>(
             let message = r.str("error message")?;
             Ok(ContainerMessage::BatchError { msg_id, message })
         }
+        MSG_LEAVING => Ok(ContainerMessage::Leaving),
         other => Err(DecodeError::UnknownMessageType(other)),
     }
 }
