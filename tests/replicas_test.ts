@@ -21,6 +21,18 @@ async function managed(server: Server): Promise<Managed[]> {
   return r.body as Managed[];
 }
 
+/** Registers `sum:1` with the command that starts a replica, and asks for `num_replicas` of them. */
+async function runSum(server: Server, num_replicas: number): Promise<void> {
+  const steps = [
+    ["add_model", { model_name: "sum", model_version: "1", input_type: "ints", container_command: SUM }],
+    ["set_num_replicas", { model_name: "sum", model_version: "1", num_replicas }],
+  ] as const;
+  for (const [endpoint, body] of steps) {
+    const r = await server.admin(endpoint, body);
+    assert.equal(r.status, 200, `${endpoint}: ${r.text}`);
+  }
+}
+
 async function connected(server: Server): Promise<number> {
   const r = await server.admin("get_all_containers", { verbose: false });
   return (r.body as string[]).length;
@@ -29,16 +41,13 @@ async function connected(server: Server): Promise<number> {
 Deno.test("replicas scale from 1 to 3 and back under load with every query answered", async () => {
   const server = await Server.start();
   try {
-    const add = [
-      ["add_app", { name: "shop", input_type: "ints", default_output: "-1", latency_slo_micros: 5_000_000 }],
-      ["add_model", { model_name: "sum", model_version: "1", input_type: "ints", container_command: SUM }],
-      ["add_model_links", { app_name: "shop", model_names: ["sum"] }],
-      ["set_num_replicas", { model_name: "sum", model_version: "1", num_replicas: 1 }],
-    ] as const;
-    for (const [endpoint, body] of add) {
-      const r = await server.admin(endpoint, body);
-      assert.equal(r.status, 200, `${endpoint}: ${r.text}`);
-    }
+    await runSum(server, 1);
+    const app = { name: "shop", input_type: "ints", default_output: "-1", latency_slo_micros: 5_000_000 };
+    assert.equal((await server.admin("add_app", app)).status, 200);
+    assert.equal(
+      (await server.admin("add_model_links", { app_name: "shop", model_names: ["sum"] })).status,
+      200,
+    );
     await waitFor("one replica to connect", async () => (await connected(server)) === 1 ? true : undefined);
 
     let loading = true;
@@ -91,13 +100,7 @@ Deno.test("replicas scale from 1 to 3 and back under load with every query answe
 Deno.test("a replica that crashes is restarted and its restart is counted", async () => {
   const server = await Server.start();
   try {
-    await server.admin("add_model", {
-      model_name: "sum",
-      model_version: "1",
-      input_type: "ints",
-      container_command: SUM,
-    });
-    await server.admin("set_num_replicas", { model_name: "sum", model_version: "1", num_replicas: 1 });
+    await runSum(server, 1);
     const logs = async () =>
       (await server.admin("get_replica_logs", { model_name: "sum", model_version: "1", replica: 0 })).text;
     const first = await waitFor("the replica to run and log its start", async () => {
@@ -122,13 +125,7 @@ Deno.test("a replica that crashes is restarted and its restart is counted", asyn
 Deno.test("deleting a model version stops its replicas; scaling without a command is refused", async () => {
   const server = await Server.start();
   try {
-    await server.admin("add_model", {
-      model_name: "sum",
-      model_version: "1",
-      input_type: "ints",
-      container_command: SUM,
-    });
-    await server.admin("set_num_replicas", { model_name: "sum", model_version: "1", num_replicas: 2 });
+    await runSum(server, 2);
     const pids = await waitFor("two replicas to run", async () => {
       const m = await managed(server);
       return m.length === 2 && m.every((r) => r.running) ? m.map((r) => r.pid!) : undefined;

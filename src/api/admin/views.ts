@@ -6,6 +6,7 @@
  * Owns the JSON shapes only; must not read the store or the core itself.
  */
 
+import type { ReplicaSnapshot } from "../../core/core.ts";
 import type { StateData } from "../../state/store.ts";
 import { versionLabel } from "../../state/store.ts";
 
@@ -14,17 +15,16 @@ import { versionLabel } from "../../state/store.ts";
  * record had `model_id`, `model_name`, `model_version`, `model_replica_id`, `zmq_connection_id` and
  * `input_type`; `model_id` is derived here, and the two timestamps are ours.
  */
-export interface ReplicaInfo {
-  readonly model_name: string;
-  readonly model_version: string;
-  readonly model_replica_id: number;
-  readonly zmq_connection_id: number;
-  readonly input_type: string;
-  /** When the replica connected, in milliseconds since the epoch. */
-  readonly connected_at_ms: number;
-  /** When the replica last sent anything (a heartbeat or a response). */
-  readonly last_seen_ms: number;
-}
+export type ReplicaInfo = Pick<
+  ReplicaSnapshot,
+  | "model_name"
+  | "model_version"
+  | "model_replica_id"
+  | "zmq_connection_id"
+  | "input_type"
+  | "connected_at_ms"
+  | "last_seen_ms"
+>;
 
 /** The original's readable names: it answered `"integers"` where we store `"ints"`. */
 export function wireInputType(type: string): string {
