@@ -148,6 +148,28 @@ class ClipperConnection:
         self.set_num_replicas(name, num_replicas, version)
         return folder
 
+    def deploy_sklearn_model(
+        self,
+        name: str,
+        version: str,
+        model: Any,
+        sample_input: Any,
+        input_type: str = "doubles",
+        num_replicas: int = 1,
+        batch_size: int = -1,
+    ) -> str:
+        """Deploys a fitted scikit-learn estimator: each input is one feature row, each output is the
+        estimator's prediction for it as a string. The replica needs scikit-learn installed."""
+
+        def predict(batch: list) -> List[str]:
+            import numpy as np
+
+            return [str(p) for p in model.predict(np.stack(batch)).tolist()]
+
+        return self.deploy_python_closure(
+            name, version, input_type, predict, sample_input=sample_input, num_replicas=num_replicas, batch_size=batch_size
+        )
+
     def set_model_version(self, name: str, version: str) -> None:
         self._call("set_model_version", {"model_name": name, "model_version": str(version)})
 
