@@ -51,7 +51,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics.retainApps(new Set(applied.apps.map((app) => app.name)));
     if (config.manage_replicas) {
       const specs = replicaSpecs(data);
-      reconciling = reconciling.then(() => manager.reconcile(specs));
+      // One failed reconcile must not stop the later ones, so the chain always settles.
+      reconciling = reconciling
+        .then(() => manager.reconcile(specs))
+        .catch((err) => console.error(`Cannot reconcile model replicas: ${(err as Error).message}`));
     }
   });
 

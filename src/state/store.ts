@@ -90,15 +90,10 @@ export interface StateStore {
   read(): Promise<StateData>;
   addApp(app: AppRecord): Promise<void>;
   getApp(name: string): Promise<AppRecord | undefined>;
-  listApps(): Promise<AppRecord[]>;
   /** Removes an application and its links. */
   deleteApp(name: string): Promise<void>;
   /** Registers a model version and makes it the model's current version. */
   addModelVersion(record: ModelVersionRecord): Promise<void>;
-  getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined>;
-  /** Every version, or only those of model `name`. */
-  listModelVersions(name?: string): Promise<ModelVersionRecord[]>;
-  getCurrentVersion(name: string): Promise<string | undefined>;
   setCurrentVersion(name: string, version: string): Promise<void>;
   /** Removes a version; if it was current, links to its model resolve to nothing until one is set. */
   deleteModelVersion(name: string, version: string): Promise<void>;
@@ -149,23 +144,6 @@ export class State implements StateStore {
 
   async getApp(name: string): Promise<AppRecord | undefined> {
     return (await this.read()).apps[name];
-  }
-
-  async listApps(): Promise<AppRecord[]> {
-    return Object.values((await this.read()).apps);
-  }
-
-  async getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined> {
-    return (await this.read()).versions[versionLabel(name, version)];
-  }
-
-  async listModelVersions(name?: string): Promise<ModelVersionRecord[]> {
-    const all = Object.values((await this.read()).versions);
-    return name === undefined ? all : all.filter((v) => v.model_name === name);
-  }
-
-  async getCurrentVersion(name: string): Promise<string | undefined> {
-    return (await this.read()).current_versions[name];
   }
 
   async getLinks(appName: string): Promise<string[]> {

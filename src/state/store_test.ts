@@ -179,17 +179,18 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
 
   test("the getters read back what was stored and report absence as undefined", async (state) => {
     assert.equal(await state.getApp("shop"), undefined);
-    assert.equal(await state.getModelVersion("price", "1"), undefined);
-    assert.equal(await state.getCurrentVersion("price"), undefined);
+    assert.equal((await state.read()).versions["price:1"], undefined);
+    assert.equal((await state.read()).current_versions.price, undefined);
     await state.addApp(shop);
     await state.addApp({ ...shop, name: "bank" });
     await state.addModelVersion(price("1"));
     await state.addModelVersion({ ...price("1"), model_name: "tax" });
-    assert.deepEqual((await state.listApps()).map((a) => a.name).sort(), ["bank", "shop"]);
-    assert.deepEqual(await state.getModelVersion("price", "1"), price("1"));
-    assert.deepEqual((await state.listModelVersions()).map((v) => v.model_name).sort(), ["price", "tax"]);
-    assert.deepEqual(await state.listModelVersions("tax"), [{ ...price("1"), model_name: "tax" }]);
-    assert.equal(await state.getCurrentVersion("price"), "1");
+    const data = await state.read();
+    assert.deepEqual(Object.keys(data.apps).sort(), ["bank", "shop"]);
+    assert.deepEqual(data.versions["price:1"], price("1"));
+    assert.deepEqual(Object.values(data.versions).map((v) => v.model_name).sort(), ["price", "tax"]);
+    assert.deepEqual(data.versions["tax:1"], { ...price("1"), model_name: "tax" });
+    assert.equal(data.current_versions.price, "1");
     assert.deepEqual(await state.getLinks("shop"), []);
     await state.addLinks("shop", ["price"]);
     assert.deepEqual(await state.getLinks("shop"), ["price"]);
@@ -202,9 +203,9 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
     await state.addLinks("shop", ["price"]);
     await state.deleteModelVersion("price", "1");
     assert.deepEqual(await state.getLinks("shop"), ["price"]);
-    assert.equal(await state.getCurrentVersion("price"), undefined);
+    assert.equal((await state.read()).current_versions.price, undefined);
     await state.addModelVersion(price("2"));
-    assert.equal(await state.getCurrentVersion("price"), "2");
+    assert.equal((await state.read()).current_versions.price, "2");
   });
 
   test("a snapshot read is a copy that writers cannot change", async (state) => {

@@ -188,12 +188,24 @@ export function createAdminApi({ state, replicas, managed, log_path }: AdminApiD
           `Cannot read logs: replica ${b.replica} of "${label}" is not managed here`,
         );
       }
+      // Logs grow without bound: read only their tail.
+      let file: Deno.FsFile;
       try {
-        const bytes = await Deno.readFile(path);
-        return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.length - LOG_TAIL_BYTES)));
+        file = await Deno.open(path, { read: true });
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) return "";
         throw err;
+      }
+      try {
+        const size = (await file.stat()).size;
+        await file.seek(Math.max(0, size - LOG_TAIL_BYTES), Deno.SeekMode.Start);
+        return new TextDecoder().decode(await new Response(file.readable).arrayBuffer());
+      } finally {
+        try {
+          file.close();
+        } catch {
+          // Already closed by reading its stream to the end.
+        }
       }
     },
   };
