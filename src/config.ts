@@ -45,6 +45,12 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  prediction_cache_bytes: {
+    env: "CLIPPER_PREDICTION_CACHE_BYTES",
+    fallback: String(32 * 1024 * 1024),
+    rule: z.coerce.number().int().min(0),
+    what: "a byte count, 0 to turn the cache off",
+  },
   redis: {
     env: "CLIPPER_REDIS",
     fallback: "",

@@ -36,6 +36,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     replica_timeout_millis: config.replica_timeout_millis,
     busy_replica_timeout_millis: config.busy_replica_timeout_millis,
     max_outstanding_queries: config.max_outstanding_queries,
+    prediction_cache_bytes: config.prediction_cache_bytes,
     library_path: config.native_library || undefined,
   });
   const routes = new Routes(core);

@@ -229,6 +229,16 @@ export class Container {
     await this.child.status;
   }
 
+  /** Stops the container gracefully (SIGTERM): it finishes its batch and tells the core it is leaving. */
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.child.status;
+  }
+
   /** Waits for the process to exit on its own. */
   async exited(): Promise<Deno.CommandStatus> {
     return await this.child.status;

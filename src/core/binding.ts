@@ -7,14 +7,17 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
   clipper_abi_version: { parameters: [], result: "u32" },
   /** (endpoint, endpoint_len, replica_timeout_ms, busy_replica_timeout_ms, max_outstanding_queries,
-   *  out_core: *mut *mut Core) -> status */
-  clipper_core_new: { parameters: ["buffer", "usize", "u32", "u32", "u32", "buffer"], result: "i32" },
+   *  prediction_cache_bytes: u64 (0: no cache), out_core: *mut *mut Core) -> status */
+  clipper_core_new: {
+    parameters: ["buffer", "usize", "u32", "u32", "u32", "u64", "buffer"],
+    result: "i32",
+  },
   /** (core) -> status: stops the engine thread and wakes pollers with CLOSED. Idempotent. */
   clipper_core_close: { parameters: ["pointer"], result: "i32" },
   /** (core) -> void */
@@ -28,9 +31,22 @@ export const SYMBOLS = {
   /** (core, model) -> status */
   clipper_model_remove: { parameters: ["pointer", "u32"], result: "i32" },
   /** (core, model, latency_slo_micros, count, ids: *const u64, offsets: *const u32 [count + 1],
-   *  data, data_len) -> status */
+   *  data, data_len, hits: completion records of cached answers, hits_len, out_hits: *mut u32) -> status.
+   *  Queries not among the hits are queued and answered through the poll. */
   clipper_submit: {
-    parameters: ["pointer", "u32", "u64", "u32", "buffer", "buffer", "buffer", "usize"],
+    parameters: [
+      "pointer",
+      "u32",
+      "u64",
+      "u32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+    ],
     result: "i32",
   },
   /** (core, buf, buf_len, timeout_ms, out_count: *mut u32, out_used: *mut u64) -> status; blocks, so it

@@ -1,8 +1,8 @@
 /**
  * The serving core as the rest of the frontend sees it: register model versions, submit a request's
- * queries in one call, and get each query's answer as a promise. Answers come back through one completion
- * pump, a blocking native poll running off the main thread that returns every ready answer at once
- * (DESIGN.md §2), never one callback per query.
+ * queries in one call, and get each query's answer: at once when the prediction cache has it, else as a
+ * promise. Promised answers come back through one completion pump, a blocking native poll running off the
+ * main thread that returns every ready answer at once (DESIGN.md §2), never one callback per query.
  *
  * Owns the native handle and every buffer that crosses the boundary. Must not know about HTTP, apps or
  * policies: callers pass model ids, objectives in microseconds, and inputs already in wire encoding.
@@ -22,6 +22,8 @@ export interface CoreOptions {
   readonly replica_timeout_millis: number;
   readonly busy_replica_timeout_millis: number;
   readonly max_outstanding_queries: number;
+  /** Budget of the prediction cache; 0 turns it off. */
+  readonly prediction_cache_bytes: number;
   readonly library_path?: string;
 }
 
@@ -33,6 +35,8 @@ export interface Completion {
   readonly payload: string;
   readonly model_latency_micros: number;
   readonly batch_size: number;
+  /** True when the prediction cache answered (no model ran for this query). */
+  readonly cached: boolean;
 }
 
 export interface ReplicaSnapshot {
@@ -52,9 +56,12 @@ export interface CoreSnapshot {
   readonly counters: Record<string, number>;
   readonly queued_queries: number;
   readonly inflight_batches: number;
+  readonly cache: Record<string, number>;
 }
 
 const RECORD_HEADER_BYTES = 24;
+/** Room for cached answers per submit; a hit that does not fit is simply queued like a miss. */
+const HITS_BUFFER_BYTES = 64 * 1024;
 const POLL_TIMEOUT_MILLIS = 1000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -64,6 +71,8 @@ export class ServingCore {
   readonly #handle: Deno.PointerObject;
   readonly #waiters = new Map<number, (c: Completion) => void>();
   readonly #pump: Promise<void>;
+  readonly #hits = new Uint8Array(HITS_BUFFER_BYTES);
+  readonly #hitCount = new Uint32Array(1);
   #nextQueryId = 1;
   #closed = false;
 
@@ -87,6 +96,7 @@ export class ServingCore {
           options.replica_timeout_millis,
           options.busy_replica_timeout_millis,
           options.max_outstanding_queries,
+          BigInt(options.prediction_cache_bytes),
           out,
         ),
       );
@@ -134,10 +144,15 @@ export class ServingCore {
 
   /**
    * Submits one request's inputs (wire-encoded) for `model`, due within `latency_slo_micros`. Returns one
-   * promise per input. Throws `NativeError` (OVERLOADED, CLOSED, UNKNOWN_MODEL) when the core refuses: then
-   * nothing was taken and the caller answers the request itself.
+   * answer per input: the completion itself when the prediction cache had it, else a promise of it. Throws
+   * `NativeError` (OVERLOADED, CLOSED, UNKNOWN_MODEL) when the core refuses: then nothing was taken and the
+   * caller answers the request itself.
    */
-  submit(model: number, latency_slo_micros: number, inputs: readonly Uint8Array[]): Promise<Completion>[] {
+  submit(
+    model: number,
+    latency_slo_micros: number,
+    inputs: readonly Uint8Array[],
+  ): (Completion | Promise<Completion>)[] {
     if (this.#closed) throw new NativeError(Status.CLOSED, "The serving core is closed");
     const count = inputs.length;
     const ids = new BigUint64Array(count);
@@ -160,11 +175,20 @@ export class ServingCore {
       offsets,
       data,
       BigInt(data.length),
+      this.#hits,
+      BigInt(HITS_BUFFER_BYTES),
+      this.#hitCount,
     );
     unwrap(this.#lib, code);
-    const answers: Promise<Completion>[] = new Array(count);
+    const answers: (Completion | Promise<Completion>)[] = new Array(count);
+    const hits = this.#hitCount[0]!;
+    if (hits > 0) {
+      for (const done of readRecords(this.#hits, hits, true)) answers[done.query_id - first] = done;
+    }
     for (let i = 0; i < count; i++) {
-      answers[i] = new Promise((resolve) => this.#waiters.set(first + i, resolve));
+      if (answers[i] === undefined) {
+        answers[i] = new Promise((resolve) => this.#waiters.set(first + i, resolve));
+      }
     }
     return answers;
   }
@@ -187,7 +211,7 @@ export class ServingCore {
     }
     unwrap(this.#lib, code);
     const parsed = JSON.parse(decoder.decode(buf.subarray(0, Number(len[0]))));
-    return parsed ?? { replicas: [], counters: {}, queued_queries: 0, inflight_batches: 0 };
+    return parsed ?? { replicas: [], counters: {}, queued_queries: 0, inflight_batches: 0, cache: {} };
   }
 
   /** Stops the core; queries still waiting are answered as dropped. */
@@ -204,6 +228,7 @@ export class ServingCore {
         payload,
         model_latency_micros: 0,
         batch_size: 0,
+        cached: false,
       });
     }
     this.#waiters.clear();
@@ -236,28 +261,35 @@ export class ServingCore {
   }
 
   #deliver(buf: Uint8Array, count: number): void {
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let offset = 0;
-    for (let i = 0; i < count; i++) {
-      const id = view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
-      const status = view.getUint32(offset + 8, true);
-      const length = view.getUint32(offset + 12, true);
-      const start = offset + RECORD_HEADER_BYTES;
-      const completion: Completion = {
-        query_id: id,
-        status,
-        payload: length === 0 ? "" : decoder.decode(buf.subarray(start, start + length)),
-        model_latency_micros: view.getUint32(offset + 16, true),
-        batch_size: view.getUint32(offset + 20, true),
-      };
-      offset = start + length;
-      const resolve = this.#waiters.get(id);
+    for (const completion of readRecords(buf, count, false)) {
+      const resolve = this.#waiters.get(completion.query_id);
       if (resolve) {
-        this.#waiters.delete(id);
+        this.#waiters.delete(completion.query_id);
         resolve(completion);
       }
     }
   }
+}
+
+/** Reads `count` completion records (layout in native/core/src/completion) from the front of `buf`. */
+function readRecords(buf: Uint8Array, count: number, cached: boolean): Completion[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const records: Completion[] = new Array(count);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const length = view.getUint32(offset + 12, true);
+    const start = offset + RECORD_HEADER_BYTES;
+    records[i] = {
+      query_id: view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32,
+      status: view.getUint32(offset + 8, true),
+      payload: length === 0 ? "" : decoder.decode(buf.subarray(start, start + length)),
+      model_latency_micros: view.getUint32(offset + 16, true),
+      batch_size: view.getUint32(offset + 20, true),
+      cached,
+    };
+    offset = start + length;
+  }
+  return records;
 }
 
 function concat(parts: readonly Uint8Array[], total: number): Uint8Array {

@@ -14,6 +14,7 @@ function open(max_outstanding_queries = 100): ServingCore {
     replica_timeout_millis: 30_000,
     busy_replica_timeout_millis: 300_000,
     max_outstanding_queries,
+    prediction_cache_bytes: 1 << 20,
   });
 }
 
@@ -62,6 +63,7 @@ Deno.test("binding an endpoint already in use fails naming the endpoint", async 
     replica_timeout_millis: 1,
     busy_replica_timeout_millis: 1,
     max_outstanding_queries: 1,
+    prediction_cache_bytes: 0,
   });
   try {
     assert.throws(
@@ -71,6 +73,7 @@ Deno.test("binding an endpoint already in use fails naming the endpoint", async 
           replica_timeout_millis: 1,
           busy_replica_timeout_millis: 1,
           max_outstanding_queries: 1,
+          prediction_cache_bytes: 0,
         }),
       (e: unknown) =>
         e instanceof NativeError && e.status === Status.BIND_FAILED && e.message.includes(endpoint),
@@ -98,6 +101,7 @@ Deno.test("a library that is missing is reported with the way to build it", () =
         replica_timeout_millis: 1,
         busy_replica_timeout_millis: 1,
         max_outstanding_queries: 1,
+        prediction_cache_bytes: 0,
         library_path: "/nonexistent/libclipper_core.so",
       }),
     /deno task build:native/,

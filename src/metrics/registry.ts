@@ -27,7 +27,10 @@ class AppMetrics {
 }
 
 class ModelMetrics {
+  /** Answers the model computed. */
   predictions = 0;
+  /** Answers the prediction cache gave instead. */
+  cache_hits = 0;
   errors = 0;
   readonly latency_micros = new Histogram();
   readonly batch_size = new Histogram();
@@ -35,6 +38,7 @@ class ModelMetrics {
   toJSON() {
     return {
       predictions: this.predictions,
+      cache_hits: this.cache_hits,
       errors: this.errors,
       latency_micros: this.latency_micros.summary(),
       batch_size: this.batch_size.summary(),

@@ -1,10 +1,12 @@
-//! Criterion benchmarks of the per-query hot path: the RPC codec, the deadline queue, and the engine's
-//! submit → batch → response round trip (no sockets).
+//! Criterion benchmarks of the per-query hot path: the RPC codec, the deadline queue, the batch former,
+//! the prediction cache, and the engine's submit → batch → response round trip (no sockets).
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clipper_core::batching::sizer_for;
+use clipper_core::cache::PredictionCache;
 use clipper_core::engine::{Command, Engine, EngineConfig, ModelTable};
 use clipper_core::queue::{DeadlineQueue, Query};
 use clipper_core::rpc::{decode_container_message, encode_prediction_request, Frame, InputType};
@@ -70,7 +72,8 @@ fn engine_round_trip(c: &mut Criterion) {
         let now = Instant::now();
         let table = Arc::new(ModelTable::default());
         let model = table.id_for("m", "1");
-        let mut engine = Engine::new(EngineConfig::default(), table, now);
+        let cache = Arc::new(Mutex::new(PredictionCache::new(0)));
+        let mut engine = Engine::new(EngineConfig::default(), table, cache, now);
         engine.apply(
             Command::Configure {
                 model,
@@ -115,5 +118,55 @@ fn engine_round_trip(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, codec, queue, engine_round_trip);
+fn batch_former(c: &mut Criterion) {
+    c.bench_function("batching/adaptive_observe_and_size", |b| {
+        let mut sizer = sizer_for(-1, Duration::from_millis(20));
+        let mut turn = 0u64;
+        b.iter(|| {
+            turn += 1;
+            // Mostly fast full batches with an occasional slow one, so both branches run.
+            let latency = Duration::from_micros(if turn.is_multiple_of(16) { 30_000 } else { 500 });
+            let size = sizer.max_batch();
+            sizer.observe(size, latency);
+            black_box(sizer.max_batch())
+        })
+    });
+}
+
+fn cache(c: &mut Criterion) {
+    let input = |i: u64| {
+        let mut v = vec![0u8; 64];
+        v[..8].copy_from_slice(&i.to_le_bytes());
+        v
+    };
+    c.bench_function("cache/hit_64_byte_input", |b| {
+        let mut cache = PredictionCache::new(32 << 20);
+        for i in 0..10_000 {
+            cache.insert(1, &input(i), b"0.5");
+        }
+        let probe = input(4_321);
+        b.iter(|| black_box(cache.get(1, black_box(&probe)).map(<[u8]>::len)))
+    });
+    c.bench_function("cache/insert_evicting_when_full", |b| {
+        let mut cache = PredictionCache::new(1 << 20);
+        let mut next = 0u64;
+        b.iter(|| {
+            next += 1;
+            cache.insert(1, &input(next), b"0.5");
+        });
+        assert!(
+            cache.stats().evictions > 0,
+            "the benchmark ran the eviction path"
+        );
+    });
+}
+
+criterion_group!(
+    benches,
+    codec,
+    queue,
+    batch_former,
+    cache,
+    engine_round_trip
+);
 criterion_main!(benches);

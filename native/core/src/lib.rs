@@ -2,10 +2,12 @@
 //!
 //! What happens per query under load lives here: the ZeroMQ RPC to model containers (`rpc`, `runtime`),
 //! per-model deadline queues (`queue`), batch sizing (`batching`), SLO deadlines (`timer`), connected
-//! replicas (`registry`), and the hand-over of answers to the frontend in batches (`completion`). The
-//! `engine` ties them together as a single-threaded state machine driven by `runtime`.
+//! replicas (`registry`), recent outputs (`cache`), and the hand-over of answers to the frontend in
+//! batches (`completion`). The `engine` ties them together as a single-threaded state machine driven by
+//! `runtime`.
 
 pub mod batching;
+pub mod cache;
 pub mod completion;
 pub mod engine;
 pub mod ffi;

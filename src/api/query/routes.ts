@@ -28,6 +28,10 @@ function unknownApp(name: string, action: string): ClipperError {
   return new ClipperError("app_not_found", `Cannot ${action} for application "${name}": it does not exist`);
 }
 
+function isCompletion(answer: Completion | Promise<Completion>): answer is Completion {
+  return !(answer instanceof Promise);
+}
+
 export function createQueryApi(deps: QueryApiDeps): Hono {
   const { routes, core, metrics } = deps;
   const app = new Hono();
@@ -63,9 +67,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           payload: EXPLANATION_NO_MODEL,
           model_latency_micros: 0,
           batch_size: 0,
+          cached: false,
         }));
       } else {
-        let pending: Promise<Completion>[];
+        let pending: (Completion | Promise<Completion>)[];
         try {
           pending = core.submit(target.core_model, route.latency_slo_micros, encoded.inputs);
         } catch (err) {
@@ -75,10 +80,13 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
             `Cannot queue the query for model "${target.label}": ${err.message}`,
           );
         }
-        completions = await Promise.all(pending);
+        // All answered from the cache: no need to yield to the event loop.
+        completions = pending.every(isCompletion) ? pending : await Promise.all(pending);
         const modelMetrics = metrics.model(target.label);
         for (const done of completions) {
-          if (done.status === CompletionStatus.OK) {
+          if (done.cached) {
+            modelMetrics.cache_hits += 1;
+          } else if (done.status === CompletionStatus.OK) {
             modelMetrics.predictions += 1;
             modelMetrics.latency_micros.record(done.model_latency_micros);
             modelMetrics.batch_size.record(done.batch_size);
@@ -126,6 +134,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return c.json({
       ...metrics.report(),
       state: { healthy: deps.state_healthy() },
+      cache: snapshot.cache,
       core: {
         ...snapshot.counters,
         connected_replicas: snapshot.replicas.length,

@@ -51,15 +51,24 @@ impl Completion {
     fn encoded_len(&self) -> usize {
         RECORD_HEADER_BYTES + self.payload.len()
     }
+}
 
-    fn encode_into(&self, out: &mut [u8]) {
-        out[0..8].copy_from_slice(&self.id.to_le_bytes());
-        out[8..12].copy_from_slice(&(self.status as u32).to_le_bytes());
-        out[12..16].copy_from_slice(&(self.payload.len() as u32).to_le_bytes());
-        out[16..20].copy_from_slice(&self.latency_micros.to_le_bytes());
-        out[20..24].copy_from_slice(&self.batch_size.to_le_bytes());
-        out[RECORD_HEADER_BYTES..self.encoded_len()].copy_from_slice(&self.payload);
-    }
+/// Writes one record into the front of `out`, which must hold `RECORD_HEADER_BYTES + payload.len()`
+/// bytes. Also used by `clipper_submit` for answers found in the prediction cache.
+pub fn write_record(
+    out: &mut [u8],
+    id: u64,
+    status: Status,
+    latency_micros: u32,
+    batch_size: u32,
+    payload: &[u8],
+) {
+    out[0..8].copy_from_slice(&id.to_le_bytes());
+    out[8..12].copy_from_slice(&(status as u32).to_le_bytes());
+    out[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    out[16..20].copy_from_slice(&latency_micros.to_le_bytes());
+    out[20..24].copy_from_slice(&batch_size.to_le_bytes());
+    out[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + payload.len()].copy_from_slice(payload);
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -126,7 +135,14 @@ impl CompletionQueue {
                 }
                 break;
             }
-            next.encode_into(&mut buf[used..used + len]);
+            write_record(
+                &mut buf[used..used + len],
+                next.id,
+                next.status,
+                next.latency_micros,
+                next.batch_size,
+                &next.payload,
+            );
             used += len;
             count += 1;
             state.items.pop_front();

@@ -9,12 +9,13 @@
 pub mod models;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use crate::batching::{sizer_for, BatchSizer};
+use crate::cache::{CacheStats, PredictionCache};
 use crate::completion::{Completion, Status};
 use crate::queue::{DeadlineQueue, Query};
 use crate::registry::{unix_millis, Identity, Registry, ReplicaSnapshot};
@@ -80,6 +81,7 @@ pub struct Snapshot {
     pub counters: Counters,
     pub queued_queries: usize,
     pub inflight_batches: usize,
+    pub cache: CacheStats,
 }
 
 struct Model {
@@ -113,6 +115,8 @@ enum BatchResult<'a> {
 pub struct Engine {
     config: EngineConfig,
     table: Arc<ModelTable>,
+    /// Shared with `clipper_submit`, which answers hits on the caller's thread.
+    cache: Arc<Mutex<PredictionCache>>,
     models: HashMap<u32, Model>,
     registry: Registry,
     pending: HashSet<u64>,
@@ -129,10 +133,16 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, table: Arc<ModelTable>, now: Instant) -> Engine {
+    pub fn new(
+        config: EngineConfig,
+        table: Arc<ModelTable>,
+        cache: Arc<Mutex<PredictionCache>>,
+        now: Instant,
+    ) -> Engine {
         Engine {
             config,
             table,
+            cache,
             models: HashMap::new(),
             registry: Registry::default(),
             pending: HashSet::new(),
@@ -222,6 +232,7 @@ impl Engine {
             return;
         };
         model.configured = false;
+        lock(&self.cache).remove_model(model_id);
         let why = format!(
             "Model \"{}\" was removed while the query waited",
             model.label()
@@ -242,7 +253,7 @@ impl Engine {
     }
 
     /// Answers a query unless it already was; this is the only place completions are made for pending
-    /// queries, so nothing is answered twice.
+    /// queries, so nothing is answered twice. True when this call answered it.
     fn answer(
         &mut self,
         id: u64,
@@ -250,8 +261,9 @@ impl Engine {
         payload: Vec<u8>,
         latency: Duration,
         batch_size: usize,
-    ) {
-        if self.pending.remove(&id) {
+    ) -> bool {
+        let answered = self.pending.remove(&id);
+        if answered {
             let latency_micros = latency.as_micros().min(u32::MAX as u128) as u32;
             self.done.push(Completion {
                 id,
@@ -261,6 +273,7 @@ impl Engine {
                 payload,
             });
         }
+        answered
     }
 
     fn send(&mut self, identity: Identity, frames: Vec<Frame>) {
@@ -397,8 +410,14 @@ impl Engine {
         }
         let failure = match result {
             BatchResult::Outputs(outputs) if outputs.len() == size => {
+                let cache = self.cache.clone();
+                let mut cache = lock(&cache);
                 for (q, out) in batch.queries.iter().zip(outputs) {
-                    self.answer(q.id, Status::Ok, out.to_vec(), latency, size);
+                    // Only a query still waiting may fill the cache: one answered otherwise (its model
+                    // removed, say) could put a stale output back.
+                    if self.answer(q.id, Status::Ok, out.to_vec(), latency, size) {
+                        cache.insert(batch.model, q.input.as_ref(), out);
+                    }
                 }
                 None
             }
@@ -566,8 +585,15 @@ impl Engine {
             counters: self.counters,
             queued_queries: self.models.values().map(|m| m.queue.len()).sum(),
             inflight_batches: self.inflight.len(),
+            cache: lock(&self.cache).stats(),
         }
     }
+}
+
+/// Locks the cache; a panic elsewhere while it was held leaves it usable (every operation keeps its
+/// invariants before it can panic).
+pub fn lock(cache: &Mutex<PredictionCache>) -> std::sync::MutexGuard<'_, PredictionCache> {
+    cache.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -51,7 +51,8 @@ impl Harness {
         let t0 = Instant::now();
         let table = Arc::new(ModelTable::default());
         let model = table.id_for("sum", "1");
-        let mut engine = Engine::new(EngineConfig::default(), table, t0);
+        let cache = Arc::new(Mutex::new(PredictionCache::new(1 << 20)));
+        let mut engine = Engine::new(EngineConfig::default(), table, cache, t0);
         engine.apply(
             Command::Configure {
                 model,
@@ -375,4 +376,52 @@ fn a_leaving_container_hands_its_batch_to_another_replica_and_its_late_answer_is
     h.recv(b"old", response(first, &["late"]), 3);
     h.recv(b"new", response(resent[0].1, &["fresh"]), 4);
     assert_eq!(h.done(), vec![(1, Status::Ok, b"fresh".to_vec())]);
+}
+
+#[test]
+fn model_outputs_fill_the_cache_and_defaults_and_errors_do_not() {
+    let mut h = Harness::new(2);
+    h.connect(b"c1");
+    h.submit(&[1, 2], 0);
+    let (_, msg, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", response(msg, &["one", "two"]), 5);
+    h.submit(&[3], 10);
+    let (_, msg, _) = h.sent_batches()[0].clone();
+    h.engine.on_tick(h.at(200));
+    h.recv(b"c1", response(msg, &["late"]), 250);
+    h.submit(&[4], 300);
+    let (_, msg, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", batch_error(msg, "boom"), 305);
+    let cache = h.engine.cache.clone();
+    let mut cache = lock(&cache);
+    let input = |id: u64| (id as f64).to_le_bytes();
+    assert_eq!(cache.get(h.model, &input(1)), Some(&b"one"[..]));
+    assert_eq!(cache.get(h.model, &input(2)), Some(&b"two"[..]));
+    assert_eq!(
+        cache.get(h.model, &input(3)),
+        None,
+        "an output after the deadline is not kept"
+    );
+    assert_eq!(
+        cache.get(h.model, &input(4)),
+        None,
+        "a failed batch is not an output"
+    );
+}
+
+#[test]
+fn removing_a_model_empties_its_cache_and_a_late_answer_does_not_refill_it() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    let (_, first, _) = h.sent_batches()[0].clone();
+    h.recv(b"c1", response(first, &["one"]), 1);
+    h.submit(&[2], 2);
+    let (_, second, _) = h.sent_batches()[0].clone();
+    h.engine.apply(Command::Remove { model: h.model }, h.at(3));
+    h.recv(b"c1", response(second, &["two"]), 4);
+    let mut cache = lock(&h.engine.cache);
+    assert_eq!(cache.get(h.model, &(1f64).to_le_bytes()), None);
+    assert_eq!(cache.get(h.model, &(2f64).to_le_bytes()), None);
+    assert_eq!(cache.stats().entries, 0);
 }

@@ -16,14 +16,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::completion::PollError;
-use crate::engine::{Command, EngineConfig};
+use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
+use crate::engine::{lock, Command, EngineConfig};
 use crate::queue::Query;
 use crate::rpc::{Frame, InputType};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 1;
+pub const CLIPPER_ABI_VERSION: u32 = 2;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -112,7 +112,8 @@ pub extern "C" fn clipper_abi_version() -> u32 {
     CLIPPER_ABI_VERSION
 }
 
-/// Binds the RPC endpoint and starts the engine thread.
+/// Binds the RPC endpoint and starts the engine thread, with a prediction cache of
+/// `prediction_cache_bytes` (zero: no cache).
 ///
 /// # Safety
 /// `endpoint` must point to `endpoint_len` bytes; `out_core` must be writable.
@@ -123,6 +124,7 @@ pub unsafe extern "C" fn clipper_core_new(
     replica_timeout_ms: u32,
     busy_replica_timeout_ms: u32,
     max_outstanding_queries: u32,
+    prediction_cache_bytes: u64,
     out_core: *mut *mut ClipperCore,
 ) -> i32 {
     guard(|| {
@@ -138,7 +140,9 @@ pub unsafe extern "C" fn clipper_core_new(
             replica_timeout: Duration::from_millis(replica_timeout_ms.into()),
             busy_replica_timeout: Duration::from_millis(busy_replica_timeout_ms.into()),
         };
-        let runtime = Runtime::start(endpoint, config).or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
+        let cache_bytes = usize::try_from(prediction_cache_bytes).unwrap_or(usize::MAX);
+        let runtime = Runtime::start(endpoint, config, cache_bytes)
+            .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         let core = Box::new(ClipperCore {
             runtime,
             max_outstanding: max_outstanding_queries as usize,
@@ -240,10 +244,17 @@ pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u
 
 /// Submits `count` queries for one model. `ids` holds `count` query ids chosen by the caller; `offsets`
 /// holds `count + 1` byte offsets into `data` (input i is `data[offsets[i]..offsets[i+1]]`, already in wire
-/// encoding). The data is copied once; on any failure nothing is taken.
+/// encoding).
+///
+/// Queries whose output is in the prediction cache are answered at once: their completion records (layout
+/// in `completion`, status OK, latency and batch size 0) go into `hits` and their count into `out_hits`;
+/// a hit whose record does not fit is queued like a miss. The other queries are queued, their data copied
+/// once, and answered through `clipper_poll_completions`. On any failure nothing is taken and `hits` means
+/// nothing.
 ///
 /// # Safety
-/// `ids` and `offsets` must hold `count` and `count + 1` elements; `data` must hold `data_len` bytes.
+/// `ids` and `offsets` must hold `count` and `count + 1` elements; `data` must hold `data_len` bytes;
+/// `hits` must hold `hits_len` writable bytes; `out_hits` writable.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn clipper_submit(
@@ -255,11 +266,16 @@ pub unsafe extern "C" fn clipper_submit(
     offsets: *const u32,
     data: *const u8,
     data_len: usize,
+    hits: *mut u8,
+    hits_len: usize,
+    out_hits: *mut u32,
 ) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         check(ids, "ids")?;
         check(offsets, "offsets")?;
+        check(hits, "hits")?;
+        check(out_hits, "out_hits")?;
         // An empty buffer may arrive as a null pointer (all inputs empty strings, say).
         if data_len > 0 {
             check(data, "data")?;
@@ -280,39 +296,74 @@ pub unsafe extern "C" fn clipper_submit(
         if shared.table.key(model).is_none() {
             return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
         }
-        let before = shared.outstanding.fetch_add(count, Ordering::AcqRel);
-        if before + count > core.max_outstanding {
-            shared.outstanding.fetch_sub(count, Ordering::AcqRel);
-            return fail(
-                CLIPPER_OVERLOADED,
-                format!(
-                    "Serving core is at its limit of {} queries",
-                    core.max_outstanding
-                ),
-            );
-        }
-        let deadline = Instant::now() + Duration::from_micros(latency_slo_micros);
-        let data: Arc<[u8]> = if data_len == 0 {
-            Arc::from(&[][..])
+        let data: &[u8] = if data_len == 0 {
+            &[]
         } else {
-            Arc::from(std::slice::from_raw_parts(data, data_len))
+            std::slice::from_raw_parts(data, data_len)
         };
-        let queries = ids
-            .iter()
-            .zip(offsets.windows(2))
-            .map(|(id, w)| Query {
-                id: *id,
-                deadline,
-                input: Frame::Shared(data.clone(), w[0] as usize, w[1] as usize),
-            })
-            .collect();
-        shared
-            .send(Command::Submit { model, queries })
-            .or_else(|_| {
-                shared.outstanding.fetch_sub(count, Ordering::AcqRel);
-                fail(CLIPPER_CLOSED, "The serving core is closed")
-            })
+        let hits = std::slice::from_raw_parts_mut(hits, hits_len);
+        let (mut hit_count, mut used) = (0u32, 0usize);
+        let mut misses: Vec<usize> = Vec::with_capacity(count);
+        {
+            let mut cache = lock(&shared.cache);
+            for (i, w) in offsets.windows(2).enumerate() {
+                let input = &data[w[0] as usize..w[1] as usize];
+                match cache.get(model, input) {
+                    Some(output) if used + RECORD_HEADER_BYTES + output.len() <= hits.len() => {
+                        write_record(&mut hits[used..], ids[i], Status::Ok, 0, 0, output);
+                        used += RECORD_HEADER_BYTES + output.len();
+                        hit_count += 1;
+                    }
+                    _ => misses.push(i),
+                }
+            }
+        }
+        if !misses.is_empty() {
+            queue_misses(core, model, latency_slo_micros, ids, offsets, data, &misses)?;
+        }
+        write_out(out_hits, hit_count, "out_hits")
     })
+}
+
+/// Queues the queries at `misses` (indexes into `ids`/`offsets`), or refuses them all.
+fn queue_misses(
+    core: &ClipperCore,
+    model: u32,
+    latency_slo_micros: u64,
+    ids: &[u64],
+    offsets: &[u32],
+    data: &[u8],
+    misses: &[usize],
+) -> Result<(), Failure> {
+    let shared = &core.runtime.shared;
+    let count = misses.len();
+    let before = shared.outstanding.fetch_add(count, Ordering::AcqRel);
+    if before + count > core.max_outstanding {
+        shared.outstanding.fetch_sub(count, Ordering::AcqRel);
+        return fail(
+            CLIPPER_OVERLOADED,
+            format!(
+                "Serving core is at its limit of {} queries",
+                core.max_outstanding
+            ),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_micros(latency_slo_micros);
+    let data: Arc<[u8]> = Arc::from(data);
+    let queries = misses
+        .iter()
+        .map(|&i| Query {
+            id: ids[i],
+            deadline,
+            input: Frame::Shared(data.clone(), offsets[i] as usize, offsets[i + 1] as usize),
+        })
+        .collect();
+    shared
+        .send(Command::Submit { model, queries })
+        .or_else(|_| {
+            shared.outstanding.fetch_sub(count, Ordering::AcqRel);
+            fail(CLIPPER_CLOSED, "The serving core is closed")
+        })
 }
 
 /// Waits up to `timeout_ms` for answered queries, then writes as many completion records as fit into
@@ -419,46 +470,62 @@ pub unsafe extern "C" fn clipper_last_error(
 mod tests {
     use super::*;
 
-    fn last_error() -> String {
-        let mut buf = [0u8; 256];
-        let mut len = 0u64;
-        unsafe { clipper_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
-        String::from_utf8_lossy(&buf[..len as usize]).into_owned()
+    /// Submits with a hits buffer; returns the status and the hit records' (id, payload).
+    fn submit(
+        core: *const ClipperCore,
+        model: u32,
+        slo_micros: u64,
+        ids: &[u64],
+        offsets: &[u32],
+        data: &[u8],
+    ) -> (i32, Vec<(u64, Vec<u8>)>) {
+        let mut hits = [0u8; 256];
+        let mut count = 0u32;
+        let code = unsafe {
+            clipper_submit(
+                core,
+                model,
+                slo_micros,
+                ids.len() as u32,
+                ids.as_ptr(),
+                offsets.as_ptr(),
+                data.as_ptr(),
+                data.len(),
+                hits.as_mut_ptr(),
+                hits.len(),
+                &mut count,
+            )
+        };
+        let mut records = Vec::new();
+        let mut at = 0;
+        for _ in 0..count {
+            let id = u64::from_le_bytes(hits[at..at + 8].try_into().unwrap());
+            let len = u32::from_le_bytes(hits[at + 12..at + 16].try_into().unwrap()) as usize;
+            let start = at + RECORD_HEADER_BYTES;
+            records.push((id, hits[start..start + len].to_vec()));
+            at = start + len;
+        }
+        (code, records)
     }
 
-    #[test]
-    fn null_pointers_are_refused_with_a_status_and_a_message() {
+    fn open(endpoint: &[u8], max_outstanding: u32, cache_bytes: u64) -> *mut ClipperCore {
         let mut core: *mut ClipperCore = std::ptr::null_mut();
-        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, &mut core) };
-        assert_eq!(code, CLIPPER_NULL_POINTER);
-        assert!(last_error().contains("endpoint"));
-        assert_eq!(
-            unsafe {
-                clipper_submit(
-                    std::ptr::null(),
-                    0,
-                    0,
-                    0,
-                    std::ptr::null(),
-                    std::ptr::null(),
-                    std::ptr::null(),
-                    0,
-                )
-            },
-            CLIPPER_NULL_POINTER
-        );
+        let code = unsafe {
+            clipper_core_new(
+                endpoint.as_ptr(),
+                endpoint.len(),
+                1000,
+                1000,
+                max_outstanding,
+                cache_bytes,
+                &mut core,
+            )
+        };
+        assert_eq!(code, CLIPPER_OK);
+        core
     }
 
-    #[test]
-    fn a_submit_with_bad_offsets_or_an_unknown_model_takes_nothing() {
-        let endpoint = b"inproc://ffi-test";
-        let mut core: *mut ClipperCore = std::ptr::null_mut();
-        assert_eq!(
-            unsafe {
-                clipper_core_new(endpoint.as_ptr(), endpoint.len(), 1000, 1000, 10, &mut core)
-            },
-            CLIPPER_OK
-        );
+    fn configure(core: *const ClipperCore) -> u32 {
         let (name, version) = (b"m", b"1");
         let mut model = 0u32;
         let code = unsafe {
@@ -475,64 +542,58 @@ mod tests {
             )
         };
         assert_eq!(code, CLIPPER_OK);
+        model
+    }
+
+    fn last_error() -> String {
+        let mut buf = [0u8; 256];
+        let mut len = 0u64;
+        unsafe { clipper_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        String::from_utf8_lossy(&buf[..len as usize]).into_owned()
+    }
+
+    #[test]
+    fn null_pointers_are_refused_with_a_status_and_a_message() {
+        let mut core: *mut ClipperCore = std::ptr::null_mut();
+        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 0, &mut core) };
+        assert_eq!(code, CLIPPER_NULL_POINTER);
+        assert!(last_error().contains("endpoint"));
+        assert_eq!(
+            unsafe {
+                clipper_submit(
+                    std::ptr::null(),
+                    0,
+                    0,
+                    0,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    0,
+                    std::ptr::null_mut(),
+                    0,
+                    std::ptr::null_mut(),
+                )
+            },
+            CLIPPER_NULL_POINTER
+        );
+    }
+
+    #[test]
+    fn a_submit_with_bad_offsets_or_an_unknown_model_takes_nothing() {
+        let core = open(b"inproc://ffi-test", 10, 0);
+        let model = configure(core);
         let ids = [1u64, 2];
         let data = [0u8; 16];
-        let bad = [0u32, 9, 8];
-        let code = unsafe {
-            clipper_submit(
-                core,
-                model,
-                1000,
-                2,
-                ids.as_ptr(),
-                bad.as_ptr(),
-                data.as_ptr(),
-                16,
-            )
-        };
+        let (code, _) = submit(core, model, 1000, &ids, &[0, 9, 8], &data);
         assert_eq!(code, CLIPPER_INVALID_ARGUMENT);
         let good = [0u32, 8, 16];
-        let code = unsafe {
-            clipper_submit(
-                core,
-                99,
-                1000,
-                2,
-                ids.as_ptr(),
-                good.as_ptr(),
-                data.as_ptr(),
-                16,
-            )
-        };
+        let (code, _) = submit(core, 99, 1000, &ids, &good, &data);
         assert_eq!(code, CLIPPER_UNKNOWN_MODEL);
-        let many = [0u64; 11];
-        let offsets = [0u32; 12];
-        let code = unsafe {
-            clipper_submit(
-                core,
-                model,
-                1000,
-                11,
-                many.as_ptr(),
-                offsets.as_ptr(),
-                data.as_ptr(),
-                0,
-            )
-        };
+        let (code, _) = submit(core, model, 1000, &[0u64; 11], &[0u32; 12], &[]);
         assert_eq!(code, CLIPPER_OVERLOADED);
         // With no container connected the two queries come back at once as "no connected model".
-        let code = unsafe {
-            clipper_submit(
-                core,
-                model,
-                1_000_000,
-                2,
-                ids.as_ptr(),
-                good.as_ptr(),
-                data.as_ptr(),
-                16,
-            )
-        };
+        let (code, hits) = submit(core, model, 1_000_000, &ids, &good, &data);
+        assert!(hits.is_empty());
         assert_eq!(code, CLIPPER_OK);
         let mut buf = [0u8; 256];
         let (mut count, mut used, mut seen) = (0u32, 0u64, 0);
@@ -549,6 +610,39 @@ mod tests {
         assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
         let code = poll(&mut buf, &mut count);
         assert_eq!(code, CLIPPER_CLOSED);
+        unsafe { clipper_core_free(core) };
+    }
+
+    #[test]
+    fn cached_inputs_are_answered_inside_submit_and_only_misses_are_queued() {
+        let core = open(b"inproc://ffi-cache-test", 10, 1 << 20);
+        let model = configure(core);
+        let shared = unsafe { &(*core).runtime.shared };
+        lock(&shared.cache).insert(model, &[1; 8], b"cached");
+        let data = [[1u8; 8], [2u8; 8]].concat();
+        let (code, hits) = submit(core, model, 1_000_000, &[10, 11], &[0, 8, 16], &data);
+        assert_eq!(code, CLIPPER_OK);
+        assert_eq!(hits, vec![(10, b"cached".to_vec())]);
+        // The miss went to the engine, which answers it "no connected model" through the poll.
+        let mut buf = [0u8; 256];
+        let (mut count, mut used) = (0u32, 0u64);
+        let code = unsafe {
+            clipper_poll_completions(
+                core,
+                buf.as_mut_ptr(),
+                buf.len(),
+                5000,
+                &mut count,
+                &mut used,
+            )
+        };
+        assert_eq!((code, count), (CLIPPER_OK, 1));
+        assert_eq!(u64::from_le_bytes(buf[0..8].try_into().unwrap()), 11);
+        let same = [[1u8; 8]; 11].concat();
+        let offsets: Vec<u32> = (0..=11).map(|i| i * 8).collect();
+        let (code, hits) = submit(core, model, 1_000_000, &[13; 11], &offsets, &same);
+        // 8 records of 30 bytes fit the 256-byte buffer; the other 3 are queued like misses.
+        assert_eq!((code, hits.len()), (CLIPPER_OK, 8));
         unsafe { clipper_core_free(core) };
     }
 }

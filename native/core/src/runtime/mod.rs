@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::cache::PredictionCache;
 use crate::completion::CompletionQueue;
-use crate::engine::{Command, Engine, EngineConfig, ModelTable, Snapshot};
+use crate::engine::{lock, Command, Engine, EngineConfig, ModelTable, Snapshot};
 
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 /// Upper bound on messages received per loop turn, so timers and sends are never starved.
@@ -27,6 +28,8 @@ pub struct Shared {
     snapshot: Mutex<Option<Snapshot>>,
     pub completions: CompletionQueue,
     pub table: Arc<ModelTable>,
+    /// Read by submitters on their own thread, filled by the engine as models answer.
+    pub cache: Arc<Mutex<PredictionCache>>,
     /// Queries submitted and not yet answered, for admission control.
     pub outstanding: AtomicUsize,
 }
@@ -64,11 +67,16 @@ impl Shared {
         unsafe { libc::read(self.wake_fd, (&mut value as *mut u64).cast(), 8) };
     }
 
+    /// The engine's last published snapshot, with the cache figures read now (the cache is shared, so
+    /// they need not wait for a publication).
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.snapshot
+        let mut snapshot = self
+            .snapshot
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone()?;
+        snapshot.cache = lock(&self.cache).stats();
+        Some(snapshot)
     }
 }
 
@@ -85,8 +93,13 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Binds the ROUTER socket at `endpoint` (e.g. `tcp://127.0.0.1:7000`) and starts the engine thread.
-    pub fn start(endpoint: &str, config: EngineConfig) -> Result<Runtime, String> {
+    /// Binds the ROUTER socket at `endpoint` (e.g. `tcp://127.0.0.1:7000`) and starts the engine thread,
+    /// with a prediction cache of `cache_capacity_bytes` (zero: none).
+    pub fn start(
+        endpoint: &str,
+        config: EngineConfig,
+        cache_capacity_bytes: usize,
+    ) -> Result<Runtime, String> {
         let context = zmq::Context::new();
         let socket = context
             .socket(zmq::ROUTER)
@@ -117,6 +130,7 @@ impl Runtime {
             ));
         }
         let table = Arc::new(ModelTable::default());
+        let cache = Arc::new(Mutex::new(PredictionCache::new(cache_capacity_bytes)));
         let shared = Arc::new(Shared {
             commands: Mutex::new(Vec::new()),
             wake_fd,
@@ -125,9 +139,10 @@ impl Runtime {
             snapshot: Mutex::new(None),
             completions: CompletionQueue::default(),
             table: table.clone(),
+            cache: cache.clone(),
             outstanding: AtomicUsize::new(0),
         });
-        let engine = Engine::new(config, table, Instant::now());
+        let engine = Engine::new(config, table, cache, Instant::now());
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("clipper-engine".into())
