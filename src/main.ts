@@ -67,7 +67,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     state_healthy: () => state.backend.healthy(),
   });
   const adminApi = new Hono();
-  installCommon(adminApi, config.max_body_bytes);
+  installCommon(adminApi);
   adminApi.route(
     "/admin",
     createAdminApi({
@@ -75,6 +75,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       replicas: () => core.snapshot().replicas,
       managed: () => manager.list(),
       log_path: (name, version, index) => manager.logPath(name, version, index),
+      max_body_bytes: config.max_body_bytes,
     }),
   );
 

@@ -30,16 +30,16 @@ export const SYMBOLS = {
   },
   /** (core, model) -> status */
   clipper_model_remove: { parameters: ["pointer", "u32"], result: "i32" },
-  /** (core, model, latency_slo_micros, count, ids: *const u64, offsets: *const u32 [count + 1],
-   *  data, data_len, hits: completion records of cached answers, hits_len, out_hits: *mut u32) -> status.
-   *  Queries not among the hits are queued and answered through the poll. */
+  /** (core, model, latency_slo_micros, count, first_id: u64 (ids first_id..first_id + count),
+   *  offsets: *const u32 [count + 1], data, data_len, hits: completion records of cached answers, hits_len,
+   *  out_hits: *mut u32) -> status. Queries not among the hits are queued and answered through the poll. */
   clipper_submit: {
     parameters: [
       "pointer",
       "u32",
       "u64",
       "u32",
-      "buffer",
+      "u64",
       "buffer",
       "buffer",
       "usize",

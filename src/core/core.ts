@@ -9,6 +9,7 @@
  */
 
 import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
+import type { InputBatch } from "./input_batch.ts";
 
 export { CompletionStatus, NativeError, Status };
 
@@ -143,38 +144,29 @@ export class ServingCore {
   }
 
   /**
-   * Submits one request's inputs (wire-encoded) for `model`, due within `latency_slo_micros`. Returns one
-   * answer per input: the completion itself when the prediction cache had it, else a promise of it. Throws
-   * `NativeError` (OVERLOADED, CLOSED, UNKNOWN_MODEL) when the core refuses: then nothing was taken and the
-   * caller answers the request itself.
+   * Submits one request's inputs for `model`, due within `latency_slo_micros`. The core copies what it
+   * keeps, so `inputs` may be reused as soon as this returns. Returns one answer per input: the completion
+   * itself when the prediction cache had it, else a promise of it. Throws `NativeError` (OVERLOADED,
+   * CLOSED, UNKNOWN_MODEL) when the core refuses: then nothing was taken and the caller answers the request
+   * itself.
    */
   submit(
     model: number,
     latency_slo_micros: number,
-    inputs: readonly Uint8Array[],
+    inputs: InputBatch,
   ): (Completion | Promise<Completion>)[] {
     if (this.#closed) throw new NativeError(Status.CLOSED, "The serving core is closed");
-    const count = inputs.length;
-    const ids = new BigUint64Array(count);
-    const offsets = new Uint32Array(count + 1);
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      offsets[i] = total;
-      total += inputs[i]!.length;
-    }
-    offsets[count] = total;
-    const data = count === 1 ? inputs[0]! : concat(inputs, total);
+    const count = inputs.count;
     const first = this.allocateQueryIds(count);
-    for (let i = 0; i < count; i++) ids[i] = BigInt(first + i);
     const code = this.#lib.symbols.clipper_submit(
       this.#handle,
       model,
       BigInt(latency_slo_micros),
       count,
-      ids,
-      offsets,
-      data,
-      BigInt(data.length),
+      BigInt(first),
+      inputs.offsets,
+      inputs.bytes,
+      BigInt(inputs.length),
       this.#hits,
       BigInt(HITS_BUFFER_BYTES),
       this.#hitCount,
@@ -290,14 +282,4 @@ function readRecords(buf: Uint8Array, count: number, cached: boolean): Completio
     offset = start + length;
   }
   return records;
-}
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

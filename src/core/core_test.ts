@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
 import { CompletionStatus, NativeError, ServingCore, Status } from "./core.ts";
+import { InputBatch } from "./input_batch.ts";
+
+/** A batch of `count` UTF-8 inputs of `length` bytes each. */
+function batchOf(count: number, length: number): InputBatch {
+  const batch = new InputBatch();
+  for (let i = 0; i < count; i++) batch.addUtf8("x".repeat(length));
+  return batch;
+}
 
 function freeEndpoint(): string {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -22,7 +30,7 @@ Deno.test("queries for a model with no replica are answered at once, each with i
   const core = open();
   try {
     const model = core.configureModel("m", "1", "doubles", -1, 100_000);
-    const answers = await Promise.all(core.submit(model, 1_000_000, [new Uint8Array(8), new Uint8Array(0)]));
+    const answers = await Promise.all(core.submit(model, 1_000_000, batchOf(2, 8)));
     assert.deepEqual(answers.map((a) => a.status), [
       CompletionStatus.NO_CONNECTED_MODEL,
       CompletionStatus.NO_CONNECTED_MODEL,
@@ -37,13 +45,13 @@ Deno.test("a refused submit throws with the core's status and message", async ()
   const core = open(1);
   try {
     assert.throws(
-      () => core.submit(42, 1000, [new Uint8Array(1)]),
+      () => core.submit(42, 1000, batchOf(1, 1)),
       (e: unknown) =>
         e instanceof NativeError && e.status === Status.UNKNOWN_MODEL && e.message.includes("42"),
     );
     const model = core.configureModel("m", "1", "ints", 1, 1000);
     assert.throws(
-      () => core.submit(model, 1000, [new Uint8Array(4), new Uint8Array(4)]),
+      () => core.submit(model, 1000, batchOf(2, 4)),
       (e: unknown) => e instanceof NativeError && e.status === Status.OVERLOADED,
     );
     assert.throws(
@@ -88,7 +96,7 @@ Deno.test("a closed core refuses submissions", async () => {
   const model = core.configureModel("m", "1", "strings", -1, 1000);
   await core.close();
   assert.throws(
-    () => core.submit(model, 1000, [new Uint8Array(1)]),
+    () => core.submit(model, 1000, batchOf(1, 1)),
     (e: unknown) => e instanceof NativeError && e.status === Status.CLOSED,
   );
 });

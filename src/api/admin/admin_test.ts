@@ -24,7 +24,7 @@ const REPLICA: ReplicaInfo = {
 /** The admin API mounted as `main.ts` mounts it, with a 4 KiB body limit. */
 async function server(replicas: readonly ReplicaInfo[] = [REPLICA]): Promise<Hono> {
   const app = new Hono();
-  installCommon(app, 4096);
+  installCommon(app);
   app.route(
     "/admin",
     createAdminApi({
@@ -32,6 +32,7 @@ async function server(replicas: readonly ReplicaInfo[] = [REPLICA]): Promise<Hon
       replicas: () => replicas,
       managed: () => [],
       log_path: () => undefined,
+      max_body_bytes: 4096,
     }),
   );
   return app;
@@ -267,6 +268,7 @@ Deno.test("the admin app answers errors as JSON even when mounted on a bare Hono
       replicas: () => [],
       managed: () => [],
       log_path: () => undefined,
+      max_body_bytes: 4096,
     }),
   );
   const refused = await post(bare, "delete_app", { name: "ghost" });

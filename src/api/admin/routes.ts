@@ -28,6 +28,7 @@ export interface AdminApiDeps {
   readonly managed: () => readonly ManagedReplica[];
   /** The log file of a managed replica, if there is one. */
   readonly log_path: (name: string, version: string, index: number) => string | undefined;
+  readonly max_body_bytes: number;
 }
 
 /** The most of a replica's log that `get_replica_logs` returns: its tail. */
@@ -96,7 +97,9 @@ type Endpoint = keyof typeof SCHEMAS;
 type Body<E extends Endpoint> = z.infer<(typeof SCHEMAS)[E]>;
 type Handlers = { [E in Endpoint]: (body: Body<E>) => Promise<string | unknown> };
 
-export function createAdminApi({ state, replicas, managed, log_path }: AdminApiDeps): Hono {
+export function createAdminApi(
+  { state, replicas, managed, log_path, max_body_bytes }: AdminApiDeps,
+): Hono {
   const handlers: Handlers = {
     add_app: async (b) => {
       await state.addApp({ ...b, policy: DEFAULT_POLICY });
@@ -216,7 +219,9 @@ export function createAdminApi({ state, replicas, managed, log_path }: AdminApiD
   app.get("/ping", (c) => c.text("PONG"));
   for (const endpoint of Object.keys(SCHEMAS) as Endpoint[]) {
     app.post(`/${endpoint}`, async (c) => {
-      const body = parseBody(SCHEMAS[endpoint], await readJsonObject(c)) as Body<typeof endpoint>;
+      const body = parseBody(SCHEMAS[endpoint], await readJsonObject(c, max_body_bytes)) as Body<
+        typeof endpoint
+      >;
       const result = await (handlers[endpoint] as (b: unknown) => Promise<unknown>)(body);
       return typeof result === "string" ? c.text(result) : c.json(result);
     });

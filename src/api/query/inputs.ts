@@ -1,7 +1,7 @@
 /**
- * Query inputs: validates a predict body's `input` or `input_batch` for the app's input type and encodes
- * each input in the RPC wire format in the same pass (int32, float32, float64 little-endian; raw bytes from
- * base64; UTF-8). Owns the client-facing messages for malformed inputs. Hand-written rather than zod
+ * Query inputs: validates a predict body's `input` or `input_batch` for the app's input type and writes
+ * each input into an `InputBatch` in the RPC wire format (int32, float32, float64 little-endian; raw bytes
+ * from base64; UTF-8). Owns the client-facing messages for malformed inputs. Hand-written rather than zod
  * because it runs per query on the hot path and must not build intermediate arrays.
  *
  * Integers are accepted for float and double apps; ints must be 32-bit integers.
@@ -9,15 +9,9 @@
 
 import { ClipperError } from "../../errors.ts";
 import type { CoreInputType } from "../../core/core.ts";
+import type { InputBatch } from "../../core/input_batch.ts";
 
-const encoder = new TextEncoder();
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-export interface EncodedInputs {
-  readonly inputs: Uint8Array[];
-  /** True for `input_batch`: the answer is `{batch_predictions: [...]}`. */
-  readonly batch: boolean;
-}
 
 function invalid(field: string, message: string): ClipperError {
   return new ClipperError("invalid_request", `Invalid "${field}": ${message}`);
@@ -47,40 +41,42 @@ function numbers(value: unknown, field: string, type: CoreInputType): number[] {
   return value as number[];
 }
 
-function encodeOne(value: unknown, field: string, type: CoreInputType): Uint8Array {
+function encodeOne(value: unknown, field: string, type: CoreInputType, into: InputBatch): void {
   switch (type) {
     case "ints":
-      return new Uint8Array(Int32Array.from(numbers(value, field, type)).buffer);
+      return into.addInt32s(numbers(value, field, type));
     case "floats":
-      return new Uint8Array(Float32Array.from(numbers(value, field, type)).buffer);
+      return into.addFloat32s(numbers(value, field, type));
     case "doubles":
-      return new Uint8Array(Float64Array.from(numbers(value, field, type)).buffer);
+      return into.addFloat64s(numbers(value, field, type));
     case "strings":
       if (typeof value !== "string") throw invalid(field, `expected a string, got ${describe(value)}`);
-      return encoder.encode(value);
-    case "bytes": {
+      return into.addUtf8(value);
+    case "bytes":
       if (typeof value !== "string" || value.length % 4 !== 0 || !BASE64.test(value)) {
         throw invalid(field, `expected a base64 string, got ${describe(value)}`);
       }
-      const text = atob(value);
-      const out = new Uint8Array(text.length);
-      for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-      return out;
-    }
+      return into.addBinaryString(atob(value));
   }
 }
 
-/** Reads `input` or `input_batch` from a parsed predict body. */
-export function encodeInputs(body: Record<string, unknown>, type: CoreInputType): EncodedInputs {
+/**
+ * Reads `input` or `input_batch` from a parsed predict body into `into` (reset first). Returns true for
+ * `input_batch`, whose answer is `{batch_predictions: [...]}`.
+ */
+export function encodeInputs(body: Record<string, unknown>, type: CoreInputType, into: InputBatch): boolean {
+  into.reset();
   if ("input" in body) {
-    return { inputs: [encodeOne(body.input, "input", type)], batch: false };
+    encodeOne(body.input, "input", type, into);
+    return false;
   }
   if ("input_batch" in body) {
     const batch = body.input_batch;
     if (!Array.isArray(batch) || batch.length === 0) {
       throw invalid("input_batch", `expected a non-empty array of inputs, got ${describe(batch)}`);
     }
-    return { inputs: batch.map((v, i) => encodeOne(v, `input_batch[${i}]`, type)), batch: true };
+    for (let i = 0; i < batch.length; i++) encodeOne(batch[i], `input_batch[${i}]`, type, into);
+    return true;
   }
   throw new ClipperError("invalid_request", 'Invalid predict request: it needs "input" or "input_batch"');
 }

@@ -14,6 +14,7 @@ import type { Routes } from "../../routing/routes.ts";
 import { installCommon, readJsonObject } from "../http.ts";
 import { type Answer, EXPLANATION_NO_MODEL, toAnswer } from "./answers.ts";
 import { encodeInputs } from "./inputs.ts";
+import { InputBatch } from "../../core/input_batch.ts";
 
 export interface QueryApiDeps {
   readonly routes: Routes;
@@ -35,7 +36,9 @@ function isCompletion(answer: Completion | Promise<Completion>): answer is Compl
 export function createQueryApi(deps: QueryApiDeps): Hono {
   const { routes, core, metrics } = deps;
   const app = new Hono();
-  installCommon(app, deps.max_body_bytes);
+  installCommon(app);
+  // Filled and submitted without an await in between, so one batch serves every request.
+  const inputs = new InputBatch();
 
   app.post("/:app/predict", async (c) => {
     const started = performance.now();
@@ -47,9 +50,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     let answers: Answer[];
     let batch: boolean;
     try {
-      const body = await readJsonObject(c);
-      const encoded = encodeInputs(body, route.input_type);
-      batch = encoded.batch;
+      const body = await readJsonObject(c, deps.max_body_bytes);
+      batch = encodeInputs(body, route.input_type, inputs);
       const version = body.version;
       if (version !== undefined && typeof version !== "string") {
         throw new ClipperError(
@@ -60,8 +62,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       const target = routes.target(route, version);
       let completions: Completion[];
       if (target === undefined) {
-        const first = core.allocateQueryIds(encoded.inputs.length);
-        completions = encoded.inputs.map((_, i) => ({
+        const first = core.allocateQueryIds(inputs.count);
+        completions = Array.from({ length: inputs.count }, (_, i) => ({
           query_id: first + i,
           status: CompletionStatus.NO_CONNECTED_MODEL,
           payload: EXPLANATION_NO_MODEL,
@@ -72,7 +74,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       } else {
         let pending: (Completion | Promise<Completion>)[];
         try {
-          pending = core.submit(target.core_model, route.latency_slo_micros, encoded.inputs);
+          pending = core.submit(target.core_model, route.latency_slo_micros, inputs);
         } catch (err) {
           if (!(err instanceof NativeError)) throw err;
           throw new ClipperError(
@@ -110,9 +112,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const name = c.req.param("app");
     const route = routes.app(name);
     if (!route) throw unknownApp(name, "send feedback");
-    const body = await readJsonObject(c);
+    const body = await readJsonObject(c, deps.max_body_bytes);
     if (!("input" in body)) throw new ClipperError("invalid_request", 'Invalid feedback: it needs "input"');
-    encodeInputs({ input: body.input }, route.input_type);
+    encodeInputs({ input: body.input }, route.input_type, inputs);
     if (typeof body.label !== "number" || !Number.isFinite(body.label)) {
       throw new ClipperError(
         "invalid_request",

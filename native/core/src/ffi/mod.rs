@@ -242,9 +242,9 @@ pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u
     })
 }
 
-/// Submits `count` queries for one model. `ids` holds `count` query ids chosen by the caller; `offsets`
-/// holds `count + 1` byte offsets into `data` (input i is `data[offsets[i]..offsets[i+1]]`, already in wire
-/// encoding).
+/// Submits `count` queries for one model, with the caller's query ids `first_id`, `first_id + 1`, ...;
+/// `offsets` holds `count + 1` byte offsets into `data` (input i is `data[offsets[i]..offsets[i+1]]`,
+/// already in wire encoding).
 ///
 /// Queries whose output is in the prediction cache are answered at once: their completion records (layout
 /// in `completion`, status OK, latency and batch size 0) go into `hits` and their count into `out_hits`;
@@ -253,7 +253,7 @@ pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u
 /// nothing.
 ///
 /// # Safety
-/// `ids` and `offsets` must hold `count` and `count + 1` elements; `data` must hold `data_len` bytes;
+/// `offsets` must hold `count + 1` elements; `data` must hold `data_len` bytes;
 /// `hits` must hold `hits_len` writable bytes; `out_hits` writable.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
@@ -262,7 +262,7 @@ pub unsafe extern "C" fn clipper_submit(
     model: u32,
     latency_slo_micros: u64,
     count: u32,
-    ids: *const u64,
+    first_id: u64,
     offsets: *const u32,
     data: *const u8,
     data_len: usize,
@@ -272,7 +272,6 @@ pub unsafe extern "C" fn clipper_submit(
 ) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
-        check(ids, "ids")?;
         check(offsets, "offsets")?;
         check(hits, "hits")?;
         check(out_hits, "out_hits")?;
@@ -281,7 +280,6 @@ pub unsafe extern "C" fn clipper_submit(
             check(data, "data")?;
         }
         let count = count as usize;
-        let ids = std::slice::from_raw_parts(ids, count);
         let offsets = std::slice::from_raw_parts(offsets, count + 1);
         let well_formed = offsets[0] == 0
             && offsets[count] as usize == data_len
@@ -310,7 +308,8 @@ pub unsafe extern "C" fn clipper_submit(
                 let input = &data[w[0] as usize..w[1] as usize];
                 match cache.get(model, input) {
                     Some(output) if used + RECORD_HEADER_BYTES + output.len() <= hits.len() => {
-                        write_record(&mut hits[used..], ids[i], Status::Ok, 0, 0, output);
+                        let id = first_id + i as u64;
+                        write_record(&mut hits[used..], id, Status::Ok, 0, 0, output);
                         used += RECORD_HEADER_BYTES + output.len();
                         hit_count += 1;
                     }
@@ -319,18 +318,26 @@ pub unsafe extern "C" fn clipper_submit(
             }
         }
         if !misses.is_empty() {
-            queue_misses(core, model, latency_slo_micros, ids, offsets, data, &misses)?;
+            queue_misses(
+                core,
+                model,
+                latency_slo_micros,
+                first_id,
+                offsets,
+                data,
+                &misses,
+            )?;
         }
         write_out(out_hits, hit_count, "out_hits")
     })
 }
 
-/// Queues the queries at `misses` (indexes into `ids`/`offsets`), or refuses them all.
+/// Queues the queries at `misses` (indexes into `offsets`), or refuses them all.
 fn queue_misses(
     core: &ClipperCore,
     model: u32,
     latency_slo_micros: u64,
-    ids: &[u64],
+    first_id: u64,
     offsets: &[u32],
     data: &[u8],
     misses: &[usize],
@@ -353,7 +360,7 @@ fn queue_misses(
     let queries = misses
         .iter()
         .map(|&i| Query {
-            id: ids[i],
+            id: first_id + i as u64,
             deadline,
             input: Frame::Shared(data.clone(), offsets[i] as usize, offsets[i + 1] as usize),
         })
@@ -475,7 +482,7 @@ mod tests {
         core: *const ClipperCore,
         model: u32,
         slo_micros: u64,
-        ids: &[u64],
+        first_id: u64,
         offsets: &[u32],
         data: &[u8],
     ) -> (i32, Vec<(u64, Vec<u8>)>) {
@@ -486,8 +493,8 @@ mod tests {
                 core,
                 model,
                 slo_micros,
-                ids.len() as u32,
-                ids.as_ptr(),
+                offsets.len() as u32 - 1,
+                first_id,
                 offsets.as_ptr(),
                 data.as_ptr(),
                 data.len(),
@@ -565,7 +572,7 @@ mod tests {
                     0,
                     0,
                     0,
-                    std::ptr::null(),
+                    0,
                     std::ptr::null(),
                     std::ptr::null(),
                     0,
@@ -582,17 +589,16 @@ mod tests {
     fn a_submit_with_bad_offsets_or_an_unknown_model_takes_nothing() {
         let core = open(b"inproc://ffi-test", 10, 0);
         let model = configure(core);
-        let ids = [1u64, 2];
         let data = [0u8; 16];
-        let (code, _) = submit(core, model, 1000, &ids, &[0, 9, 8], &data);
+        let (code, _) = submit(core, model, 1000, 1, &[0, 9, 8], &data);
         assert_eq!(code, CLIPPER_INVALID_ARGUMENT);
         let good = [0u32, 8, 16];
-        let (code, _) = submit(core, 99, 1000, &ids, &good, &data);
+        let (code, _) = submit(core, 99, 1000, 1, &good, &data);
         assert_eq!(code, CLIPPER_UNKNOWN_MODEL);
-        let (code, _) = submit(core, model, 1000, &[0u64; 11], &[0u32; 12], &[]);
+        let (code, _) = submit(core, model, 1000, 1, &[0u32; 12], &[]);
         assert_eq!(code, CLIPPER_OVERLOADED);
         // With no container connected the two queries come back at once as "no connected model".
-        let (code, hits) = submit(core, model, 1_000_000, &ids, &good, &data);
+        let (code, hits) = submit(core, model, 1_000_000, 1, &good, &data);
         assert!(hits.is_empty());
         assert_eq!(code, CLIPPER_OK);
         let mut buf = [0u8; 256];
@@ -620,7 +626,7 @@ mod tests {
         let shared = unsafe { &(*core).runtime.shared };
         lock(&shared.cache).insert(model, &[1; 8], b"cached");
         let data = [[1u8; 8], [2u8; 8]].concat();
-        let (code, hits) = submit(core, model, 1_000_000, &[10, 11], &[0, 8, 16], &data);
+        let (code, hits) = submit(core, model, 1_000_000, 10, &[0, 8, 16], &data);
         assert_eq!(code, CLIPPER_OK);
         assert_eq!(hits, vec![(10, b"cached".to_vec())]);
         // The miss went to the engine, which answers it "no connected model" through the poll.
@@ -640,7 +646,7 @@ mod tests {
         assert_eq!(u64::from_le_bytes(buf[0..8].try_into().unwrap()), 11);
         let same = [[1u8; 8]; 11].concat();
         let offsets: Vec<u32> = (0..=11).map(|i| i * 8).collect();
-        let (code, hits) = submit(core, model, 1_000_000, &[13; 11], &offsets, &same);
+        let (code, hits) = submit(core, model, 1_000_000, 13, &offsets, &same);
         // 8 records of 30 bytes fit the 256-byte buffer; the other 3 are queued like misses.
         assert_eq!((code, hits.len()), (CLIPPER_OK, 8));
         unsafe { clipper_core_free(core) };
