@@ -165,6 +165,17 @@ impl Engine {
         }
     }
 
+    /// Whether a query submitted now might be acted on at once: some replica has no batch in flight (it
+    /// could be dispatched), or some model has no replica (it is answered at once). When false, new queries
+    /// can wait for the engine's next turn, and whoever submits them need not wake it.
+    pub fn could_act_on_submit(&self) -> bool {
+        self.registry.iter().any(|(_, r)| r.busy_with.is_none())
+            || self
+                .models
+                .iter()
+                .any(|(id, m)| m.configured && !self.registry.has_replica_for(*id))
+    }
+
     /// Whether the replica set changed since the last call (the runtime then republishes the snapshot).
     pub fn take_membership_changed(&mut self) -> bool {
         std::mem::take(&mut self.membership_changed)

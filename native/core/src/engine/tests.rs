@@ -425,3 +425,31 @@ fn removing_a_model_empties_its_cache_and_a_late_answer_does_not_refill_it() {
     assert_eq!(cache.get(h.model, &(2f64).to_le_bytes()), None);
     assert_eq!(cache.stats().entries, 0);
 }
+
+#[test]
+fn the_engine_says_when_a_submission_could_be_acted_on_at_once() {
+    let mut h = Harness::new(1);
+    assert!(
+        h.engine.could_act_on_submit(),
+        "a model without a replica answers at once"
+    );
+    h.connect(b"c1");
+    assert!(
+        h.engine.could_act_on_submit(),
+        "an idle replica takes a batch at once"
+    );
+    h.submit(&[1], 0);
+    let sent = h.sent_batches();
+    assert_eq!(sent.len(), 1);
+    let msg = sent[0].1;
+    assert!(!h.engine.could_act_on_submit(), "the only replica is busy");
+    h.submit(&[2], 1);
+    assert!(h.sent_batches().is_empty());
+    h.recv(b"c1", response(msg, &["one"]), 2);
+    assert_eq!(
+        h.sent_batches().len(),
+        1,
+        "the answer freed the replica for the waiting query"
+    );
+    assert!(!h.engine.could_act_on_submit());
+}
