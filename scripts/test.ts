@@ -45,7 +45,14 @@ const suites: Suite[] = [
     "-D",
     "warnings",
   ]),
-  check("deno check", [Deno.execPath(), "check", `${root}src`, `${root}tests`, `${root}scripts`]),
+  check("deno check", [
+    Deno.execPath(),
+    "check",
+    `${root}src`,
+    `${root}tests`,
+    `${root}scripts`,
+    `${root}bench`,
+  ]),
   check("deno lint", [Deno.execPath(), "lint", root]),
   check("deno fmt", [Deno.execPath(), "fmt", "--check", root]),
   {
@@ -55,7 +62,7 @@ const suites: Suite[] = [
   },
   {
     name: "deno",
-    cmd: [Deno.execPath(), "test", "--allow-all", "--parallel", `${root}src`, `${root}tests`],
+    cmd: [Deno.execPath(), "test", "--allow-all", "--parallel", `${root}src`, `${root}tests`, `${root}bench`],
     count: (out) => sum(out, /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g, 1, 2),
   },
   {

@@ -1,0 +1,129 @@
+/**
+ * The servers a scenario measures, started on free loopback ports: Clipper itself (frontend, one app, one
+ * model, its Python container) and the bare `Deno.serve` ceiling. Owns how a benchmark configures Clipper
+ * through the admin API; must not generate load.
+ */
+
+import { freePort, spawn, type Started, waitUntil } from "./processes.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+export const PYTHON = `${root}.venv/bin/python`;
+
+export interface ModelSetup {
+  /** `-m module` or a script path, run with the Python of `.venv`. */
+  readonly container: string[];
+  readonly input_type: string;
+  readonly latency_slo_micros: number;
+  /** -1: adaptive. */
+  readonly batch_size: number;
+  /** 0 turns the prediction cache off. */
+  readonly prediction_cache_bytes: number;
+  /** An input the model accepts, sent until it answers, to know the container is serving. */
+  readonly probe_input: unknown;
+}
+
+export interface Clipper {
+  readonly url: string;
+  readonly frontend: Started;
+  readonly container: Started;
+  /** The command lines used, for the report. */
+  readonly commands: string[];
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const r = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`${url} answered ${r.status}: ${text}`);
+}
+
+/** Starts a frontend with app "bench" linked to model "m:1", served by one container; waits for answers. */
+export async function startClipper(setup: ModelSetup, log_dir: string): Promise<Clipper> {
+  const [query, admin, rpc] = [freePort(), freePort(), freePort()];
+  const args = [
+    "run",
+    "--allow-all",
+    `${root}src/main.ts`,
+    "--query-port",
+    String(query),
+    "--admin-port",
+    String(admin),
+    "--rpc-port",
+    String(rpc),
+    "--state-dir",
+    await Deno.makeTempDir({ prefix: "clipper-bench-" }),
+    "--prediction-cache-bytes",
+    String(setup.prediction_cache_bytes),
+  ];
+  const frontend = await spawn("frontend", Deno.execPath(), args, { log_path: `${log_dir}/frontend.log` });
+  const url = `http://127.0.0.1:${query}`;
+  const adminUrl = `http://127.0.0.1:${admin}/admin`;
+  await waitUntil("the frontend", async () => {
+    const r = await fetch(`${url}/health`);
+    await r.body?.cancel();
+    return r.ok;
+  });
+  await post(`${adminUrl}/add_app`, {
+    name: "bench",
+    input_type: setup.input_type,
+    default_output: "-1",
+    latency_slo_micros: setup.latency_slo_micros,
+  });
+  await post(`${adminUrl}/add_model`, {
+    model_name: "m",
+    model_version: "1",
+    labels: [],
+    input_type: setup.input_type,
+    container_name: "bench",
+    model_data_path: "/tmp",
+    batch_size: setup.batch_size,
+  });
+  await post(`${adminUrl}/add_model_links`, { app_name: "bench", model_names: ["m"] });
+  const env = {
+    CLIPPER_MODEL_NAME: "m",
+    CLIPPER_MODEL_VERSION: "1",
+    CLIPPER_IP: "127.0.0.1",
+    CLIPPER_PORT: String(rpc),
+    CLIPPER_INPUT_TYPE: setup.input_type,
+  };
+  const container = await spawn("container", PYTHON, setup.container, {
+    env,
+    log_path: `${log_dir}/container.log`,
+  });
+  await waitUntil("the model to answer", async () => {
+    const r = await fetch(`${url}/bench/predict`, {
+      method: "POST",
+      body: JSON.stringify({ input: setup.probe_input }),
+    });
+    return (await r.text()).includes('"default":false');
+  }, 60_000);
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+  return {
+    url,
+    frontend,
+    container,
+    commands: [
+      `deno ${args.join(" ").replace(root, "")}`,
+      `${envText} .venv/bin/python ${setup.container.join(" ").replace(root, "")}`,
+    ],
+  };
+}
+
+/** Starts the bare `Deno.serve` ceiling (bench/ceiling.ts). */
+export async function startCeiling(log_dir: string): Promise<{ url: string; server: Started }> {
+  const port = freePort();
+  const server = await spawn("ceiling", Deno.execPath(), [
+    "run",
+    "--allow-net",
+    `${root}bench/ceiling.ts`,
+    String(port),
+  ], {
+    log_path: `${log_dir}/ceiling.log`,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil("the ceiling server", async () => {
+    const r = await fetch(url, { method: "POST", body: '{"input": [1]}' });
+    await r.body?.cancel();
+    return r.status === 200;
+  });
+  return { url, server };
+}

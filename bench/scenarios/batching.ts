@@ -1,0 +1,71 @@
+/**
+ * The batching scenario: a scikit-learn logistic regression on 784 features behind a 20 ms objective,
+ * served once with adaptive batching and once with batches of one. The prediction cache is off: the
+ * scenario measures what batching buys.
+ */
+
+import { atLeast, type ScenarioResult, spread } from "../lib/result.ts";
+import { stopAll } from "../lib/processes.ts";
+import { startClipper } from "../lib/servers.ts";
+import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+export async function batching(ctx: Context): Promise<ScenarioResult> {
+  const setup = {
+    container: [`${root}bench/models/logreg.py`],
+    input_type: "doubles",
+    latency_slo_micros: 20_000,
+    prediction_cache_bytes: 0,
+    probe_input: new Array(784).fill(0),
+  };
+  try {
+    const measure = async (batch_size: number) => {
+      const clipper = await startClipper({ ...setup, batch_size }, ctx.log_dir);
+      let before = await counters(clipper.url);
+      const series = await closedLoop(ctx, clipper.url, script("features_784.lua"), async () => {
+        before = await counters(clipper.url);
+      });
+      const seen = await counters(clipper.url);
+      await stopAll();
+      // Queries past the objective get the default output, which wrk counts as answered: the rate that
+      // matters is the model's own answers.
+      const answered = (seen.predictions - before.predictions) / (ctx.runs * ctx.duration_s);
+      return { clipper, series, seen, answered };
+    };
+    const adaptive = await measure(-1);
+    const single = await measure(1);
+    const bare = await ceiling(ctx, script("features_784.lua"));
+    const gain = adaptive.answered / Math.max(single.answered, 1e-9);
+    return {
+      scenario: "batching",
+      description:
+        "Batching: scikit-learn logistic regression on 784 features, 20 ms objective, adaptive against batch size 1",
+      commands: [
+        ...adaptive.clipper.commands,
+        "(batch size 1: add_model with batch_size 1)",
+        adaptive.series.command,
+      ],
+      figures: {
+        adaptive_model_answers_per_second: spread([adaptive.answered]),
+        batch_of_one_model_answers_per_second: spread([single.answered]),
+        adaptive_requests_per_second: adaptive.series.requests_per_second,
+        adaptive_p99_ms: adaptive.series.p99_ms,
+        batch_of_one_requests_per_second: single.series.requests_per_second,
+        batch_of_one_p99_ms: single.series.p99_ms,
+        ceiling_requests_per_second: bare.requests_per_second,
+      },
+      targets: [atLeast("adaptive model answers/s over batch-of-one", Number(gain.toFixed(2)), 10)],
+      notes: {
+        adaptive_mean_batch_size: Number(adaptive.seen.mean_batch_size.toFixed(1)),
+        adaptive_default_outputs: adaptive.seen.default_outputs,
+        batch_of_one_default_outputs: single.seen.default_outputs,
+        adaptive_share_of_ceiling: Number(
+          (adaptive.series.requests_per_second.median / bare.requests_per_second.median).toFixed(3),
+        ),
+      },
+    };
+  } finally {
+    await stopAll();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The closed-loop scenarios (wrk at 32 connections): `model`, every query reaching one Python noop
+ * container, and `cache`, one repeated input answered by the prediction cache. Each measures the ceiling
+ * with the same script in the same run.
+ */
+
+import { atLeast, atMost, type ScenarioResult } from "../lib/result.ts";
+import { stopAll } from "../lib/processes.ts";
+import { startClipper } from "../lib/servers.ts";
+import { ceiling, closedLoop, type Context, counters, ratio, script } from "./context.ts";
+
+export const NOOP_SETUP = {
+  container: ["-m", "clipper_container.examples.noop"],
+  input_type: "doubles",
+  latency_slo_micros: 100_000,
+  batch_size: -1,
+  prediction_cache_bytes: 32 * 1024 * 1024,
+  probe_input: [1],
+};
+
+async function closedLoopScenario(
+  ctx: Context,
+  scenario: string,
+  description: string,
+  script_name: string,
+  goals: { ceiling_ratio: number; p99_ms?: number },
+): Promise<ScenarioResult> {
+  try {
+    const clipper = await startClipper(NOOP_SETUP, ctx.log_dir);
+    const measured = await closedLoop(ctx, clipper.url, script(script_name));
+    const seen = await counters(clipper.url);
+    await stopAll();
+    const bare = await ceiling(ctx, script(script_name));
+    const share = ratio(measured.requests_per_second, bare.requests_per_second);
+    const targets = [atLeast("req/s as a share of the ceiling", share, goals.ceiling_ratio)];
+    if (goals.p99_ms !== undefined) {
+      targets.push(atMost("p99 latency (ms)", measured.p99_ms.median, goals.p99_ms));
+    }
+    return {
+      scenario,
+      description,
+      commands: [
+        ...clipper.commands,
+        measured.command,
+        `deno run --allow-net bench/ceiling.ts PORT, then ${bare.command}`,
+      ],
+      figures: {
+        requests_per_second: measured.requests_per_second,
+        p50_ms: measured.p50_ms,
+        p99_ms: measured.p99_ms,
+        ceiling_requests_per_second: bare.requests_per_second,
+        ceiling_p99_ms: bare.p99_ms,
+      },
+      targets,
+      notes: {
+        share_of_ceiling: Number(share.toFixed(3)),
+        errors: measured.errors,
+        default_outputs: seen.default_outputs,
+        model_predictions: seen.predictions,
+        cache_hits: seen.cache_hits,
+        mean_batch_size: Number(seen.mean_batch_size.toFixed(1)),
+      },
+    };
+  } finally {
+    await stopAll();
+  }
+}
+
+export function model(ctx: Context): Promise<ScenarioResult> {
+  return closedLoopScenario(
+    ctx,
+    "model",
+    "Model path: unique inputs, one Python noop container, 100 ms objective, adaptive batching",
+    "unique_inputs.lua",
+    { ceiling_ratio: 0.35, p99_ms: 4 },
+  );
+}
+
+export function cache(ctx: Context): Promise<ScenarioResult> {
+  return closedLoopScenario(
+    ctx,
+    "cache",
+    "Cache path: one repeated input, answered by the prediction cache",
+    "repeated_input.lua",
+    { ceiling_ratio: 0.7 },
+  );
+}

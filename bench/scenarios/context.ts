@@ -1,0 +1,103 @@
+/**
+ * What every scenario is given (run lengths, where to write logs) and the measurements they share: a
+ * closed-loop series with warm-up against any URL, the ceiling measured the same way, and the frontend's
+ * own counters. Must not hold a scenario's targets.
+ */
+
+import { type LoadFigures, runWrk, wrkArgs } from "../lib/wrk.ts";
+import { type Spread, spread } from "../lib/result.ts";
+import { startCeiling } from "../lib/servers.ts";
+import { stop } from "../lib/processes.ts";
+
+export interface Context {
+  /** Seconds of each measured run. */
+  readonly duration_s: number;
+  readonly warmup_s: number;
+  readonly runs: number;
+  /** Seconds of the soak scenario's load. */
+  readonly soak_s: number;
+  readonly log_dir: string;
+  /** True for the 1-second smoke run of `deno task test`. */
+  readonly smoke: boolean;
+}
+
+export const CONNECTIONS = 32;
+export const THREADS = 2;
+const root = new URL("../..", import.meta.url).pathname;
+
+export function script(name: string): string {
+  return `${root}bench/wrk/${name}`;
+}
+
+export interface Series {
+  readonly runs: LoadFigures[];
+  readonly requests_per_second: Spread;
+  readonly p50_ms: Spread;
+  readonly p99_ms: Spread;
+  readonly errors: number;
+  /** The wrk command line of one measured run. */
+  readonly command: string;
+}
+
+/** Warm-up, then `ctx.runs` measured wrk runs against `url` with `script_path`; `warmed` runs between. */
+export async function closedLoop(
+  ctx: Context,
+  url: string,
+  script_path: string,
+  warmed: () => Promise<void> = async () => {},
+): Promise<Series> {
+  const run = {
+    url,
+    script: script_path,
+    duration_s: ctx.duration_s,
+    connections: CONNECTIONS,
+    threads: THREADS,
+  };
+  if (ctx.warmup_s > 0) await runWrk({ ...run, duration_s: ctx.warmup_s });
+  await warmed();
+  const runs: LoadFigures[] = [];
+  for (let i = 0; i < ctx.runs; i++) runs.push(await runWrk(run));
+  return {
+    runs,
+    requests_per_second: spread(runs.map((r) => r.requests_per_second)),
+    p50_ms: spread(runs.map((r) => r.p50_ms)),
+    p99_ms: spread(runs.map((r) => r.p99_ms)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    command: `wrk ${wrkArgs(run).join(" ").replace(root, "")}`,
+  };
+}
+
+/** The bare `Deno.serve` ceiling under the same load script, measured now. */
+export async function ceiling(ctx: Context, script_path: string): Promise<Series> {
+  const { url, server } = await startCeiling(ctx.log_dir);
+  try {
+    return await closedLoop(ctx, url, script_path);
+  } finally {
+    await stop(server);
+  }
+}
+
+export interface FrontendCounters {
+  readonly default_outputs: number;
+  readonly predictions: number;
+  readonly cache_hits: number;
+  readonly mean_batch_size: number;
+}
+
+/** Counters from the frontend's GET /metrics for app "bench" and model "m:1". */
+export async function counters(url: string): Promise<FrontendCounters> {
+  const m = await (await fetch(`${url}/metrics`)).json();
+  const app = m.apps?.bench;
+  const model = m.models?.["m:1"];
+  if (!app || !model) throw new Error(`The frontend's metrics have no app "bench" or model "m:1"`);
+  return {
+    default_outputs: app.default_outputs,
+    predictions: model.predictions,
+    cache_hits: model.cache_hits,
+    mean_batch_size: model.batch_size.mean,
+  };
+}
+
+export function ratio(a: Spread, b: Spread): number {
+  return a.median / b.median;
+}

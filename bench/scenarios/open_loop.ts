@@ -1,0 +1,151 @@
+/**
+ * The open-loop scenarios (vegeta at fixed rates): `openloop`, latency against offered load with the
+ * target at half the model path's peak, and `soak`, half the peak held for minutes while the frontend's
+ * resident memory is sampled. Both turn the prediction cache off, since they cycle through a pool of
+ * inputs and must measure the model path.
+ */
+
+import { atMost, type CurvePoint, type ScenarioResult, spread } from "../lib/result.ts";
+import { residentKib, stopAll } from "../lib/processes.ts";
+import { type Clipper, startClipper } from "../lib/servers.ts";
+import { runVegeta, vegetaAttackArgs } from "../lib/vegeta.ts";
+import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
+import { NOOP_SETUP } from "./closed_loop.ts";
+
+const BODIES = Array.from({ length: 2000 }, (_, i) => `{"input": [${i}, ${i / 7}, 3.0]}`);
+
+/** Starts Clipper without a cache and measures its closed-loop peak (one run). */
+async function clipperAndPeak(ctx: Context): Promise<{ clipper: Clipper; peak: number }> {
+  const clipper = await startClipper({ ...NOOP_SETUP, prediction_cache_bytes: 0 }, ctx.log_dir);
+  const peak = await closedLoop({ ...ctx, runs: 1 }, clipper.url, script("unique_inputs.lua"));
+  return { clipper, peak: peak.requests_per_second.median };
+}
+
+function vegetaCommand(rate: number, duration_s: number): string {
+  const args = vegetaAttackArgs({ url: "", bodies: [], rate_per_second: rate, duration_s }, "targets.jsonl");
+  return `vegeta ${args.join(" ")} | vegeta report -type=json  (targets: ${BODIES.length} predict bodies)`;
+}
+
+export async function openloop(ctx: Context): Promise<ScenarioResult> {
+  try {
+    const { clipper, peak } = await clipperAndPeak(ctx);
+    const url = `${clipper.url}/bench/predict`;
+    const half = Math.max(1, Math.round(peak / 2));
+    const fractions = ctx.smoke ? [0.25] : [0.1, 0.25, 0.75, 0.9];
+    const curve: CurvePoint[] = [];
+    for (const f of fractions) {
+      const rate = Math.max(1, Math.round(peak * f));
+      const r = await runVegeta(
+        { url, bodies: BODIES, rate_per_second: rate, duration_s: ctx.duration_s },
+        ctx.log_dir,
+      );
+      curve.push({
+        offered_per_second: rate,
+        achieved_per_second: r.requests_per_second,
+        p50_ms: r.p50_ms,
+        p90_ms: r.p90_ms,
+        p99_ms: r.p99_ms,
+      });
+    }
+    const before = await counters(clipper.url);
+    const runs = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      runs.push(
+        await runVegeta(
+          { url, bodies: BODIES, rate_per_second: half, duration_s: ctx.duration_s },
+          ctx.log_dir,
+        ),
+      );
+    }
+    const after = await counters(clipper.url);
+    const mid = runs[Math.floor(runs.length / 2)]!;
+    curve.push({
+      offered_per_second: half,
+      achieved_per_second: mid.requests_per_second,
+      p50_ms: mid.p50_ms,
+      p90_ms: mid.p90_ms,
+      p99_ms: mid.p99_ms,
+    });
+    curve.sort((a, b) => a.offered_per_second - b.offered_per_second);
+    await stopAll();
+    const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
+    const p99 = spread(runs.map((r) => r.p99_ms));
+    const defaults = after.default_outputs - before.default_outputs;
+    return {
+      scenario: "openloop",
+      description:
+        "Open loop at 50 % of the model path's closed-loop peak (noop container, cache off), and a latency curve",
+      commands: [...clipper.commands, vegetaCommand(half, ctx.duration_s)],
+      figures: {
+        offered_per_second: spread(runs.map((r) => r.offered_per_second)),
+        achieved_per_second: spread(runs.map((r) => r.requests_per_second)),
+        p50_ms: spread(runs.map((r) => r.p50_ms)),
+        p99_ms: p99,
+        model_peak_requests_per_second: spread([peak]),
+        ceiling_requests_per_second: bare.requests_per_second,
+      },
+      targets: [
+        atMost("p99 latency at half the peak (ms)", p99.median, 2),
+        atMost("default outputs at half the peak", defaults, 0),
+      ],
+      notes: {
+        peak_share_of_ceiling: Number((peak / bare.requests_per_second.median).toFixed(3)),
+        errors: runs.reduce((sum, r) => sum + r.errors, 0),
+        mean_batch_size: Number(after.mean_batch_size.toFixed(1)),
+      },
+      curve,
+    };
+  } finally {
+    await stopAll();
+  }
+}
+
+export async function soak(ctx: Context): Promise<ScenarioResult> {
+  try {
+    const { clipper, peak } = await clipperAndPeak(ctx);
+    const half = Math.max(1, Math.round(peak / 2));
+    const samples: number[] = [];
+    const sample = async () => samples.push(await residentKib(clipper.frontend.pid));
+    await sample();
+    const sampler = setInterval(() => void sample().catch(() => {}), 1000);
+    let load;
+    try {
+      load = await runVegeta({
+        url: `${clipper.url}/bench/predict`,
+        bodies: BODIES,
+        rate_per_second: half,
+        duration_s: ctx.soak_s,
+      }, ctx.log_dir);
+    } finally {
+      clearInterval(sampler);
+    }
+    await sample();
+    const seen = await counters(clipper.url);
+    await stopAll();
+    const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
+    // Growth is measured from the end of the first tenth of the soak, once buffers and JIT have settled.
+    const settled = samples[Math.min(samples.length - 1, Math.floor(samples.length / 10))]!;
+    const last = samples[samples.length - 1]!;
+    const growth = (last - settled) / settled;
+    const maxMib = Math.max(...samples) / 1024;
+    return {
+      scenario: "soak",
+      description:
+        `Soak: ${ctx.soak_s} s at 50 % of the model path's peak (noop container, cache off), frontend memory sampled each second`,
+      commands: [...clipper.commands, vegetaCommand(half, ctx.soak_s)],
+      figures: {
+        achieved_per_second: spread([load.requests_per_second]),
+        p99_ms: spread([load.p99_ms]),
+        resident_mib: spread(samples.map((k) => k / 1024)),
+        ceiling_requests_per_second: bare.requests_per_second,
+      },
+      targets: [
+        atMost("resident memory growth (fraction)", Number(growth.toFixed(3)), 0.1),
+        atMost("resident memory (MiB)", Number(maxMib.toFixed(1)), 300),
+      ],
+      notes: { samples: samples.length, default_outputs: seen.default_outputs, errors: load.errors },
+    };
+  } finally {
+    await stopAll();
+  }
+}
