@@ -6,8 +6,8 @@
  */
 
 import { atMost, type CurvePoint, type ScenarioResult, spread } from "../lib/result.ts";
-import { residentKib, stopAll } from "../lib/processes.ts";
-import { type Clipper, startClipper } from "../lib/servers.ts";
+import { residentKib, stop, stopAll } from "../lib/processes.ts";
+import { type Clipper, startCeiling, startClipper } from "../lib/servers.ts";
 import { runVegeta, vegetaAttackArgs } from "../lib/vegeta.ts";
 import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
@@ -69,6 +69,18 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     curve.sort((a, b) => a.offered_per_second - b.offered_per_second);
     await stopAll();
     const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
+    // The load generator's own latency at this rate: the ceiling under the same open-loop attack.
+    const { url: ceilingUrl, server } = await startCeiling(ctx.log_dir);
+    const bareOpen = await runVegeta(
+      {
+        url: `${ceilingUrl}/bench/predict`,
+        bodies: BODIES,
+        rate_per_second: half,
+        duration_s: ctx.duration_s,
+      },
+      ctx.log_dir,
+    );
+    await stop(server);
     const p99 = spread(runs.map((r) => r.p99_ms));
     const defaults = after.default_outputs - before.default_outputs;
     return {
@@ -83,6 +95,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         p99_ms: p99,
         model_peak_requests_per_second: spread([peak]),
         ceiling_requests_per_second: bare.requests_per_second,
+        ceiling_p99_ms_at_same_rate: spread([bareOpen.p99_ms]),
       },
       targets: [
         atMost("p99 latency at half the peak (ms)", p99.median, 2),

@@ -421,14 +421,18 @@ impl Engine {
         }
         let failure = match result {
             BatchResult::Outputs(outputs) if outputs.len() == size => {
-                let cache = self.cache.clone();
-                let mut cache = lock(&cache);
+                // Only a query still waiting may fill the cache: one answered otherwise (its model removed,
+                // say) could put a stale output back.
+                let mut kept = Vec::with_capacity(size);
                 for (q, out) in batch.queries.iter().zip(outputs) {
-                    // Only a query still waiting may fill the cache: one answered otherwise (its model
-                    // removed, say) could put a stale output back.
                     if self.answer(q.id, Status::Ok, out.to_vec(), latency, size) {
-                        cache.insert(batch.model, q.input.as_ref(), out);
+                        kept.push((q.input.as_ref(), out));
                     }
+                }
+                // One short hold: submitters skip the cache rather than wait while it is held.
+                let mut cache = lock(&self.cache);
+                for (input, out) in kept {
+                    cache.insert(batch.model, input, out);
                 }
                 None
             }

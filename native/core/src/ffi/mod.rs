@@ -13,11 +13,11 @@
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
-use crate::engine::{lock, Command, EngineConfig};
+use crate::engine::{Command, EngineConfig};
 use crate::queue::Query;
 use crate::rpc::{Frame, InputType};
 use crate::runtime::Runtime;
@@ -302,8 +302,14 @@ pub unsafe extern "C" fn clipper_submit(
         let hits = std::slice::from_raw_parts_mut(hits, hits_len);
         let (mut hit_count, mut used) = (0u32, 0usize);
         let mut misses: Vec<usize> = Vec::with_capacity(count);
-        {
-            let mut cache = lock(&shared.cache);
+        // A cache the engine is filling right now is skipped rather than waited for: the caller's thread
+        // serves HTTP and must not block; its queries are simply treated as misses.
+        let cache = match shared.cache.try_lock() {
+            Ok(cache) => Some(cache),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut cache) = cache {
             for (i, w) in offsets.windows(2).enumerate() {
                 let input = &data[w[0] as usize..w[1] as usize];
                 match cache.get(model, input) {
@@ -316,6 +322,8 @@ pub unsafe extern "C" fn clipper_submit(
                     _ => misses.push(i),
                 }
             }
+        } else {
+            misses.extend(0..count);
         }
         if !misses.is_empty() {
             queue_misses(
@@ -476,6 +484,7 @@ pub unsafe extern "C" fn clipper_last_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::lock;
 
     /// Submits with a hits buffer; returns the status and the hit records' (id, payload).
     fn submit(
