@@ -1,9 +1,9 @@
 /**
- * `deno task bench [scenario...] [--smoke] [--reference]`: runs the named scenarios (all but `soak` and
- * `native` when none is named), each starting and stopping its own processes, and writes the results under
+ * `deno task bench [scenario...] [--smoke] [--reference]`: runs the named scenarios (model, cache,
+ * openloop, batching and peers when none is named), each starting and stopping its own processes, and writes the results under
  * bench/results/<UTC time>/. `--reference` also rewrites bench/results/README.md with this run.
  *
- * Scenarios: model, cache, openloop, batching, soak, native.
+ * Scenarios: model, cache, openloop, batching, peers, soak, native.
  */
 
 import { parseArgs } from "node:util";
@@ -15,6 +15,7 @@ import { cache, model } from "./scenarios/closed_loop.ts";
 import type { Context } from "./scenarios/context.ts";
 import { native } from "./scenarios/native.ts";
 import { openloop, soak } from "./scenarios/open_loop.ts";
+import { peers } from "./scenarios/peers.ts";
 
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>> = {
   model,
@@ -23,8 +24,9 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>
   batching,
   soak,
   native,
+  peers,
 };
-const DEFAULT = ["model", "cache", "openloop", "batching"];
+const DEFAULT = ["model", "cache", "openloop", "batching", "peers"];
 
 const root = new URL("..", import.meta.url).pathname;
 

@@ -1,14 +1,16 @@
-"""A scikit-learn logistic regression on 784 features (MNIST-sized), trained at start on synthetic data,
-served as a Clipper container: the model of the batching scenario (and the one peers are compared on)."""
+"""The benchmark's logistic regression (bench/models/logreg_model.py) served as a Clipper container: the
+model of the batching and peers scenarios."""
+import os
+import sys
+
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from clipper_container import serve
 
-rng = np.random.default_rng(0)
-features = rng.random((2000, 784))
-labels = (features[:, :392].sum(axis=1) > features[:, 392:].sum(axis=1)).astype(int)
-model = LogisticRegression(max_iter=200).fit(features, labels)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from logreg_model import train  # noqa: E402
+
+model = train()
 
 
 def predict(inputs):

@@ -11,14 +11,18 @@ import { ceiling, closedLoop, type Context, counters, script } from "./context.t
 
 const root = new URL("../..", import.meta.url).pathname;
 
+/** The logistic regression container, adaptive batching, 20 ms objective, no cache. */
+export const LOGREG_SETUP = {
+  container: [`${root}bench/models/logreg.py`],
+  input_type: "doubles",
+  latency_slo_micros: 20_000,
+  batch_size: -1,
+  prediction_cache_bytes: 0,
+  probe_input: new Array(784).fill(0),
+};
+
 export async function batching(ctx: Context): Promise<ScenarioResult> {
-  const setup = {
-    container: [`${root}bench/models/logreg.py`],
-    input_type: "doubles",
-    latency_slo_micros: 20_000,
-    prediction_cache_bytes: 0,
-    probe_input: new Array(784).fill(0),
-  };
+  const setup = LOGREG_SETUP;
   try {
     const measure = async (batch_size: number) => {
       const clipper = await startClipper({ ...setup, batch_size }, ctx.log_dir);

@@ -1,0 +1,33 @@
+"""The benchmark's logistic regression behind Ray Serve: POST /bench/predict {"input": [784 floats]}.
+Usage: python ray_serve_logreg.py PORT"""
+import os
+import sys
+import time
+
+import numpy as np
+import ray
+from ray import serve
+from starlette.requests import Request
+
+MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
+sys.path.insert(0, MODELS)
+from logreg_model import train  # noqa: E402
+
+
+@serve.deployment
+class LogReg:
+    def __init__(self):
+        self.model = train()
+
+    async def __call__(self, request: Request):
+        body = await request.json()
+        label = self.model.predict(np.asarray(body["input"], dtype=float).reshape(1, -1))[0]
+        return {"output": int(label), "default": False}
+
+
+# Replicas run in worker processes, which find the model module through PYTHONPATH.
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": MODELS}})
+serve.start(http_options={"host": "127.0.0.1", "port": int(sys.argv[1])})
+serve.run(LogReg.bind(), route_prefix="/bench/predict")
+while True:
+    time.sleep(3600)
