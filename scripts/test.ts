@@ -62,7 +62,16 @@ const suites: Suite[] = [
   },
   {
     name: "deno",
-    cmd: [Deno.execPath(), "test", "--allow-all", "--parallel", `${root}src`, `${root}tests`, `${root}bench`],
+    cmd: [
+      Deno.execPath(),
+      "test",
+      "--allow-all",
+      "--parallel",
+      `${root}src`,
+      `${root}tests`,
+      `${root}bench`,
+      `${root}containers/deno`,
+    ],
     count: (out) => sum(out, /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g, 1, 2),
   },
   {

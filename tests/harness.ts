@@ -193,7 +193,10 @@ export class Server {
 export class Container {
   private constructor(private readonly child: Deno.ChildProcess) {}
 
-  /** Starts `python -m <module>` or `python <script>` with the original CLIPPER_* environment. */
+  /**
+   * Starts a container with the original CLIPPER_* environment: `python -m <module>`, `python <script>` (a
+   * `.py` file in tests/containers), or a TypeScript container (a `.ts` path from the repository root).
+   */
   static start(
     server: Server,
     target: string,
@@ -201,8 +204,12 @@ export class Container {
     input_type: string,
     options: { version?: string; args?: string[] } = {},
   ): Container {
-    const script = target.endsWith(".py") ? [`${root}tests/containers/${target}`] : ["-m", target];
-    const child = new Deno.Command(python, {
+    const [cmd, script] = target.endsWith(".ts")
+      ? [Deno.execPath(), ["run", "--allow-all", `${root}${target}`]]
+      : target.endsWith(".py")
+      ? [python, [`${root}tests/containers/${target}`]]
+      : [python, ["-m", target]];
+    const child = new Deno.Command(cmd, {
       args: [...script, ...(options.args ?? [])],
       env: {
         CLIPPER_MODEL_NAME: model,
