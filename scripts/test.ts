@@ -55,6 +55,20 @@ const suites: Suite[] = [
   ]),
   check("deno lint", [Deno.execPath(), "lint", root]),
   check("deno fmt", [Deno.execPath(), "fmt", "--check", root]),
+  // Docker and Kubernetes cannot run here: the images and manifests are linted and schema-checked.
+  check("hadolint", [
+    `${root}.venv/bin/hadolint`,
+    "--config",
+    `${root}containers/docker/.hadolint.yaml`,
+    ...[...Deno.readDirSync(`${root}containers/docker`)].filter((e) => e.name.endsWith(".Dockerfile"))
+      .map((e) => `${root}containers/docker/${e.name}`),
+  ]),
+  check("kubernetes-validate", [
+    `${root}.venv/bin/kubernetes-validate`,
+    "--strict",
+    ...[...Deno.readDirSync(`${root}containers/kubernetes`)].filter((e) => e.name.endsWith(".yaml"))
+      .map((e) => `${root}containers/kubernetes/${e.name}`),
+  ]),
   {
     name: "rust",
     cmd: ["cargo", "test", "--release", "--manifest-path", `${root}native/Cargo.toml`],
