@@ -8,6 +8,7 @@ asks the server to run replicas of it as local processes.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
@@ -48,11 +49,14 @@ def check_contract(func: Callable[[list], Any], sample_input: Any) -> None:
         raise ContractError(f"the function must take a batch and return one string per input: {problem}")
 
 
-def _user_module(func: Callable) -> Optional[Any]:
-    """The module defining `func` when it is the user's own code (not the standard library or a package)."""
-    module = inspect.getmodule(func)
+def _user_module(obj: Any) -> Optional[Any]:
+    """The module defining `obj` when it is the user's own code (not the standard library, a package, or
+    this library, which the replica has)."""
+    module = inspect.getmodule(obj)
     path = getattr(module, "__file__", None)
     if module is None or path is None or module.__name__ == "__main__":
+        return None
+    if module.__name__.split(".")[0] == __name__.split(".")[0]:
         return None
     installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     return None if any(os.path.abspath(path).startswith(p) for p in installed) else module
@@ -114,24 +118,40 @@ class ClipperConnection:
         num_replicas: int = 1,
         batch_size: int = -1,
         python: str = sys.executable,
+        gpus: Sequence[str] = (),
     ) -> str:
         """Deploys `func` as model `name:version`; returns the folder holding the pickled closure.
 
         With `sample_input`, the function is first run on a batch of one and a broken contract raises
-        `ContractError` before anything is deployed.
+        `ContractError` before anything is deployed. `gpus` pins replicas in turn to GPUs ("" for the CPU).
         """
         if sample_input is not None:
             check_contract(func, sample_input)
+        return self._deploy(name, version, input_type, func, [func], num_replicas, batch_size, python, gpus)
+
+    def _deploy(
+        self,
+        name: str,
+        version: str,
+        input_type: str,
+        func: Callable[[list], List[str]],
+        owners: Sequence[Any],
+        num_replicas: int,
+        batch_size: int,
+        python: str,
+        gpus: Sequence[str],
+    ) -> str:
+        """Pickles `func`, with the user's modules that define any of `owners` by value, and registers it."""
         folder = os.path.join(self.models_dir, name, str(version))
         os.makedirs(folder, exist_ok=True)
-        module = _user_module(func)
-        if module is not None:
+        modules = {m for m in map(_user_module, owners) if m is not None}
+        for module in modules:
             cloudpickle.register_pickle_by_value(module)
         try:
             with open(os.path.join(folder, PICKLE_NAME), "wb") as f:
                 cloudpickle.dump(func, f)
         finally:
-            if module is not None:
+            for module in modules:
                 cloudpickle.unregister_pickle_by_value(module)
         self._call(
             "add_model",
@@ -145,7 +165,7 @@ class ClipperConnection:
                 "container_command": [python, "-m", "clipper_container.closure"],
             },
         )
-        self.set_num_replicas(name, num_replicas, version)
+        self.set_num_replicas(name, num_replicas, version, gpus)
         return folder
 
     def deploy_sklearn_model(
@@ -169,6 +189,32 @@ class ClipperConnection:
         return self.deploy_python_closure(
             name, version, input_type, predict, sample_input=sample_input, num_replicas=num_replicas, batch_size=batch_size
         )
+
+    def deploy_pytorch_model(
+        self,
+        name: str,
+        version: str,
+        input_type: str,
+        func: Callable[[Any, list], List[str]],
+        pytorch_model: Any,
+        sample_input: Any = None,
+        num_replicas: int = 1,
+        batch_size: int = -1,
+        gpus: Sequence[str] = (),
+    ) -> str:
+        """Deploys a trained `torch.nn.Module`: each batch runs `func(model, inputs)`, which returns one string
+        per input. In the replica the model is in eval mode, on the GPU when the replica has one (pin replicas
+        with `gpus`, e.g. `["0", ""]` for one GPU replica and one CPU replica) and on the CPU otherwise, and
+        `func` runs under `torch.no_grad()`; it finds the device with `next(model.parameters()).device`.
+
+        A copy of the model is checked and pickled (on the CPU, so a replica without a GPU can load it), so
+        the caller's model keeps its device and training mode. The model's class and `func` travel by value
+        when they are the user's own code; the replica needs torch and what they import."""
+        if sample_input is not None:
+            check_contract(torch_predict(func, copy.deepcopy(pytorch_model)), sample_input)
+        predict = torch_predict(func, copy.deepcopy(pytorch_model).cpu())
+        owners = [func, type(pytorch_model)]
+        return self._deploy(name, version, input_type, predict, owners, num_replicas, batch_size, sys.executable, gpus)
 
     def set_model_version(self, name: str, version: str) -> None:
         self._call("set_model_version", {"model_name": name, "model_version": str(version)})
@@ -202,3 +248,20 @@ class ClipperConnection:
         for model in self._call("get_all_models", {"verbose": True}):
             if model["model_name"] in model_names:
                 self.set_num_replicas(model["model_name"], 0, model["model_version"])
+
+
+def torch_predict(func: Callable[[Any, list], List[str]], model: Any) -> Callable[[list], List[str]]:
+    """A batch function that runs `func(model, batch)` without gradients, with `model` in eval mode on the
+    first visible GPU, or the CPU. The model is placed on the first call, in the process that serves it."""
+    placed: dict = {}
+
+    def predict(batch: list) -> List[str]:
+        import torch
+
+        if "model" not in placed:
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            placed["model"] = model.to(device).eval()
+        with torch.no_grad():
+            return func(placed["model"], batch)
+
+    return predict
