@@ -37,11 +37,14 @@ export async function spawn(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Both streams go to the one log file; the pipes are drained so the child never blocks on them.
-  void Promise.all([
-    child.stdout.pipeTo(log.writable, { preventClose: true }),
-    child.stderr.pipeTo(log.writable, { preventClose: true }),
-  ])
+  // Both streams go to the one log file and are drained to the end, so the child never blocks writing
+  // them. (Two `pipeTo`s into one writable cannot work: the second finds it locked.)
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      for (let done = 0; done < chunk.length;) done += await log.write(chunk.subarray(done));
+    }
+  };
+  void Promise.all([drain(child.stdout), drain(child.stderr)])
     .catch(() => {})
     .finally(() => log.close());
   const started = { name, pid: child.pid, child };

@@ -8,7 +8,7 @@
 import { atMost, type CurvePoint, type ScenarioResult, spread } from "../lib/result.ts";
 import { residentKib, stop, stopAll } from "../lib/processes.ts";
 import { type Clipper, startCeiling, startClipper } from "../lib/servers.ts";
-import { runVegeta, vegetaAttackArgs } from "../lib/vegeta.ts";
+import { runVegeta, VEGETA_ENV, vegetaAttackArgs } from "../lib/vegeta.ts";
 import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
 
@@ -23,7 +23,10 @@ async function clipperAndPeak(ctx: Context): Promise<{ clipper: Clipper; peak: n
 
 function vegetaCommand(rate: number, duration_s: number): string {
   const args = vegetaAttackArgs({ url: "", bodies: [], rate_per_second: rate, duration_s }, "targets.jsonl");
-  return `vegeta ${args.join(" ")} | vegeta report -type=json  (targets: ${BODIES.length} predict bodies)`;
+  const env = Object.entries(VEGETA_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
+  return `${env} vegeta ${
+    args.join(" ")
+  } -output=results.bin; vegeta report -type=json results.bin  (targets: ${BODIES.length} predict bodies)`;
 }
 
 export async function openloop(ctx: Context): Promise<ScenarioResult> {
