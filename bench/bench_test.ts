@@ -53,6 +53,10 @@ for (const name of Object.keys(SCENARIOS)) {
     for (const f of figures) {
       assert.ok(Number.isFinite(f.median) && f.min <= f.median && f.median <= f.max, JSON.stringify(f));
     }
+    // A load that got no answers is a broken run, however well its report parses.
+    for (const [figure, f] of Object.entries(result.figures)) {
+      if (figure.endsWith("_per_second")) assert.ok(f.median > 0, `${figure}: ${JSON.stringify(f)}`);
+    }
     if (name !== "native") {
       assert.ok(result.figures.ceiling_requests_per_second, "the ceiling was measured in the same run");
     }

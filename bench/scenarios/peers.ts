@@ -18,8 +18,7 @@ interface Peer {
   readonly name: string;
   /** The command that serves the model on `port`. */
   readonly command: (port: number, log_dir: string) => { cmd: string; args: string[]; cwd?: string };
-  /** Load script and probe for its request format. */
-  readonly script: string;
+  /** Where the probe and the load go (a /v2/ path gets the V2 inference protocol), and the probe's body. */
   readonly probe_path: string;
   readonly probe_body: unknown;
   /** Extra clean-up for daemons the peer starts outside its own process tree. */
@@ -33,7 +32,6 @@ const PEERS: Peer[] = [
       cmd: `${bench}/.venv-peers/bin/python`,
       args: [`${bench}/peers/ray_serve_logreg.py`, String(port)],
     }),
-    script: "features_784.lua",
     probe_path: "/bench/predict",
     probe_body: { input: ZEROS },
     cleanup: [`${bench}/.venv-peers/bin/ray`, "stop", "--force"],
@@ -50,7 +48,6 @@ const PEERS: Peer[] = [
         String(freePort()),
       ],
     }),
-    script: "features_784_v2.lua",
     probe_path: "/v2/models/logreg/infer",
     probe_body: { inputs: [{ name: "x", shape: [1, 784], datatype: "FP64", data: ZEROS }] },
   },
@@ -61,7 +58,6 @@ const PEERS: Peer[] = [
       args: ["serve", "bentoml_logreg:LogReg", "--host", "127.0.0.1", "--port", String(port)],
       cwd: `${bench}/peers`,
     }),
-    script: "features_784.lua",
     probe_path: "/bench/predict",
     probe_body: { input: ZEROS },
   },
@@ -95,7 +91,8 @@ async function measurePeer(ctx: Context, peer: Peer): Promise<Series> {
       await r.body?.cancel();
       return r.status === 200;
     }, 180_000);
-    return await closedLoop(ctx, url, script(peer.script));
+    // features_784.lua speaks the V2 protocol to a /v2/ path, and Clipper's format elsewhere.
+    return await closedLoop(ctx, `${url}${peer.probe_path}`, script("features_784.lua"));
   } finally {
     await stopAll();
     if (peer.cleanup) {
@@ -138,7 +135,7 @@ export async function peers(ctx: Context): Promise<ScenarioResult> {
         ...clipper.commands,
         ours.command,
         "bash bench/peers/setup.sh; bench/.venv-peers/bin/python bench/peers/ray_serve_logreg.py PORT",
-        "bench/.venv-mlserver/bin/python bench/peers/mlserver_logreg.py DIR PORT GRPC_PORT METRICS_PORT (load: bench/wrk/features_784_v2.lua)",
+        "bench/.venv-mlserver/bin/python bench/peers/mlserver_logreg.py DIR PORT GRPC_PORT METRICS_PORT (load: bench/wrk/features_784.lua at /v2/models/logreg/infer)",
         "cd bench/peers && PYTHONPATH=../models ../.venv-peers/bin/bentoml serve bentoml_logreg:LogReg --host 127.0.0.1 --port PORT",
       ],
       figures,
