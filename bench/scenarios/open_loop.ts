@@ -120,8 +120,13 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
   try {
     const { clipper, peak } = await clipperAndPeak(ctx);
     const half = Math.max(1, Math.round(peak / 2));
+    // Resident memory once a second while the attack runs (vegeta reports after it, with the server idle).
     const samples: number[] = [];
-    const sample = async () => samples.push(await residentKib(clipper.frontend.pid));
+    const started = performance.now();
+    const sample = async () => {
+      const kib = await residentKib(clipper.frontend.pid);
+      if (performance.now() - started <= ctx.soak_s * 1000) samples.push(kib);
+    };
     await sample();
     const sampler = setInterval(() => void sample().catch(() => {}), 1000);
     let load;
@@ -135,14 +140,16 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
     } finally {
       clearInterval(sampler);
     }
-    await sample();
     const seen = await counters(clipper.url);
     await stopAll();
     const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
-    // Growth is measured from the end of the first tenth of the soak, once buffers and JIT have settled.
-    const settled = samples[Math.min(samples.length - 1, Math.floor(samples.length / 10))]!;
-    const last = samples[samples.length - 1]!;
-    const growth = (last - settled) / settled;
+    // Growth: the last tenth of the soak against the second tenth (once buffers and JIT have settled), as
+    // means, so one sample taken during a collection does not decide it.
+    const tenth = Math.max(1, Math.floor(samples.length / 10));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const from = Math.min(tenth, samples.length - 1);
+    const settled = mean(samples.slice(from, from + tenth));
+    const growth = (mean(samples.slice(-tenth)) - settled) / settled;
     const maxMib = Math.max(...samples) / 1024;
     return {
       scenario: "soak",
