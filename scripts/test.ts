@@ -3,7 +3,8 @@
  * library) and ends with one summary line `N passed, N failed` across all of them. Exits non-zero when any
  * suite fails or cannot run.
  *
- * Python comes from `.venv` (made by `scripts/setup_python.sh`, which this runs when the venv is missing).
+ * Python comes from `.venv` (made by `scripts/setup_python.sh`, which this runs when the venv is missing or
+ * was made by an older version of the script).
  */
 
 const root = new URL("..", import.meta.url).pathname;
@@ -101,9 +102,12 @@ const suites: Suite[] = [
   },
 ];
 
+/** Written by scripts/setup_python.sh when it finishes; its name changes when the environment's contents do. */
+const SETUP_STAMP = `${root}.venv/clipper-setup-2`;
+
 async function ensurePython(): Promise<void> {
   try {
-    await Deno.stat(python);
+    await Deno.stat(SETUP_STAMP);
   } catch {
     const setup = new Deno.Command("bash", {
       args: [`${root}scripts/setup_python.sh`],
