@@ -210,9 +210,11 @@ class ClipperConnection:
         A copy of the model is checked and pickled (on the CPU, so a replica without a GPU can load it), so
         the caller's model keeps its device and training mode. The model's class and `func` travel by value
         when they are the user's own code; the replica needs torch and what they import."""
+        model = copy.deepcopy(pytorch_model)
         if sample_input is not None:
-            check_contract(torch_predict(func, copy.deepcopy(pytorch_model)), sample_input)
-        predict = torch_predict(func, copy.deepcopy(pytorch_model).cpu())
+            check_contract(torch_predict(func, model), sample_input)
+        # The check may have moved the copy to a GPU; a fresh closure places it again in the replica.
+        predict = torch_predict(func, model.cpu())
         owners = [func, type(pytorch_model)]
         return self._deploy(name, version, input_type, predict, owners, num_replicas, batch_size, sys.executable, gpus)
 
@@ -253,15 +255,17 @@ class ClipperConnection:
 def torch_predict(func: Callable[[Any, list], List[str]], model: Any) -> Callable[[list], List[str]]:
     """A batch function that runs `func(model, batch)` without gradients, with `model` in eval mode on the
     first visible GPU, or the CPU. The model is placed on the first call, in the process that serves it."""
-    placed: dict = {}
+    placed = False
 
     def predict(batch: list) -> List[str]:
         import torch
 
-        if "model" not in placed:
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            placed["model"] = model.to(device).eval()
+        nonlocal placed
+        if not placed:
+            # `Module.to` and `eval` change the module itself.
+            model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu")).eval()
+            placed = True
         with torch.no_grad():
-            return func(placed["model"], batch)
+            return func(model, batch)
 
     return predict
