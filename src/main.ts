@@ -79,14 +79,30 @@ export async function startServer(config: Config): Promise<RunningServer> {
     }),
   );
 
-  const serve = (port: number, app: Hono) =>
-    Deno.serve({ hostname: config.host, port, onListen: () => {} }, app.fetch);
-  const query = serve(config.query_port, queryApi);
-  const admin = serve(config.admin_port, adminApi);
+  const serve = (hostname: string, port: number, app: Hono) =>
+    Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
+  // The core serves the query port and forwards to this server what it does not answer itself.
+  const query = serve("127.0.0.1", 0, queryApi);
+  const admin = serve(config.host, config.admin_port, adminApi);
+  let query_port: number;
+  try {
+    query_port = core.startHttp({
+      host: config.host,
+      port: config.query_port,
+      fallback_port: query.addr.port,
+      max_body_bytes: config.max_body_bytes,
+    });
+  } catch (err) {
+    await Promise.all([query.shutdown(), admin.shutdown()]);
+    stopSync();
+    await core.close();
+    throw err;
+  }
   return {
-    query_port: query.addr.port,
+    query_port,
     admin_port: admin.addr.port,
     async close() {
+      core.stopHttp();
       await Promise.all([query.shutdown(), admin.shutdown()]);
       stopSync();
       await reconciling;

@@ -7,7 +7,7 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
@@ -49,6 +49,8 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  /** (core, count, out_first: *mut u64) -> status: reserves query ids first..first + count. */
+  clipper_allocate_query_ids: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   /** (core, buf, buf_len, timeout_ms, out_count: *mut u32, out_used: *mut u64) -> status; blocks, so it
    *  runs off the main thread. */
   clipper_poll_completions: {
@@ -58,6 +60,19 @@ export const SYMBOLS = {
   },
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, out_port: *mut u32) ->
+   *  status: serves the query port natively, forwarding what it does not answer to 127.0.0.1:fallback_port. */
+  clipper_http_start: {
+    parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "buffer"],
+    result: "i32",
+  },
+  /** (core) -> status: stops the native query port. Idempotent. */
+  clipper_http_stop: { parameters: ["pointer"], result: "i32" },
+  /** (core, json, json_len) -> status: replaces the app table the native query port answers from. */
+  clipper_http_set_apps: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of the native query port's counters since
+   *  the last call (nothing taken with BUFFER_TOO_SMALL, out_len then the size needed). */
+  clipper_http_take_metrics: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   /** (buf, buf_len, out_len: *mut u64) -> status; the calling thread's last error message. */
   clipper_last_error: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -10,6 +10,7 @@
 
 import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
 import type { InputBatch } from "./input_batch.ts";
+import type { MetricsDelta } from "../metrics/registry.ts";
 
 export { CompletionStatus, NativeError, Status };
 
@@ -60,6 +61,26 @@ export interface CoreSnapshot {
   readonly cache: Record<string, number>;
 }
 
+/** An app as the native query port sees it (native/core/src/http/apps.rs). */
+export interface NativeApp {
+  readonly name: string;
+  /** Wire id (`INPUT_TYPE_IDS`). */
+  readonly input_type: number;
+  readonly default_output: string;
+  readonly latency_slo_micros: number;
+  /** The model version its queries go to; null answers them with the default output. */
+  readonly target: { readonly model: number; readonly label: string } | null;
+}
+
+export interface NativeHttpOptions {
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  /** The frontend's own query server on loopback, which answers whatever the native port forwards. */
+  readonly fallback_port: number;
+  readonly max_body_bytes: number;
+}
+
 const RECORD_HEADER_BYTES = 24;
 /** Room for cached answers per submit; a hit that does not fit is simply queued like a miss. */
 const HITS_BUFFER_BYTES = 64 * 1024;
@@ -74,7 +95,7 @@ export class ServingCore {
   readonly #pump: Promise<void>;
   readonly #hits = new Uint8Array(HITS_BUFFER_BYTES);
   readonly #hitCount = new Uint32Array(1);
-  #nextQueryId = 1;
+  readonly #firstId = new BigUint64Array(1);
   #closed = false;
 
   private constructor(lib: NativeLibrary, handle: Deno.PointerObject) {
@@ -187,23 +208,67 @@ export class ServingCore {
 
   /** Reserves `count` consecutive query ids (also for queries answered without reaching the core). */
   allocateQueryIds(count: number): number {
-    const first = this.#nextQueryId;
-    this.#nextQueryId += count;
-    return first;
+    unwrap(this.#lib, this.#lib.symbols.clipper_allocate_query_ids(this.#handle, count, this.#firstId));
+    return Number(this.#firstId[0]);
+  }
+
+  /**
+   * Serves the query port from the core itself: it answers `POST /{app}/predict` for the published apps
+   * and forwards every other request to `127.0.0.1:fallback_port`. Returns the bound port.
+   */
+  startHttp(options: NativeHttpOptions): number {
+    const host = encoder.encode(options.host);
+    const out = new Uint32Array(1);
+    unwrap(
+      this.#lib,
+      this.#lib.symbols.clipper_http_start(
+        this.#handle,
+        host,
+        BigInt(host.length),
+        options.port,
+        options.fallback_port,
+        BigInt(options.max_body_bytes),
+        out,
+      ),
+    );
+    return out[0]!;
+  }
+
+  /** Stops the native query port; requests in flight there are abandoned. */
+  stopHttp(): void {
+    if (!this.#closed) unwrap(this.#lib, this.#lib.symbols.clipper_http_stop(this.#handle));
+  }
+
+  /** Replaces the apps the native query port answers; any other app's requests are forwarded. */
+  publishApps(apps: readonly NativeApp[]): void {
+    const json = encoder.encode(JSON.stringify(apps));
+    unwrap(this.#lib, this.#lib.symbols.clipper_http_set_apps(this.#handle, json, BigInt(json.length)));
+  }
+
+  /** What the native query port answered since the last call, to merge into the metrics report. */
+  takeHttpMetrics(): MetricsDelta {
+    return JSON.parse(this.#readJson(this.#lib.symbols.clipper_http_take_metrics));
   }
 
   /** Connected replicas and core counters, as of the engine's last publication (at most 250 ms old). */
   snapshot(): CoreSnapshot {
+    const parsed = JSON.parse(this.#readJson(this.#lib.symbols.clipper_core_snapshot));
+    return parsed ?? { replicas: [], counters: {}, queued_queries: 0, inflight_batches: 0, cache: {} };
+  }
+
+  /** Calls a `(core, buf, buf_len, out_len)` export that writes JSON, growing the buffer once if asked. */
+  #readJson(
+    call: (core: Deno.PointerObject, buf: Uint8Array, len: bigint, out: BigUint64Array) => number,
+  ): string {
     let buf = new Uint8Array(64 * 1024);
     const len = new BigUint64Array(1);
-    let code = this.#lib.symbols.clipper_core_snapshot(this.#handle, buf, BigInt(buf.length), len);
+    let code = call(this.#handle, buf, BigInt(buf.length), len);
     if (code === Status.BUFFER_TOO_SMALL) {
       buf = new Uint8Array(Number(len[0]));
-      code = this.#lib.symbols.clipper_core_snapshot(this.#handle, buf, BigInt(buf.length), len);
+      code = call(this.#handle, buf, BigInt(buf.length), len);
     }
     unwrap(this.#lib, code);
-    const parsed = JSON.parse(decoder.decode(buf.subarray(0, Number(len[0]))));
-    return parsed ?? { replicas: [], counters: {}, queued_queries: 0, inflight_batches: 0, cache: {} };
+    return decoder.decode(buf.subarray(0, Number(len[0])));
   }
 
   /** Stops the core; queries still waiting are answered as dropped. */

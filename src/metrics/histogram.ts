@@ -31,6 +31,14 @@ function upperEdge(bucket: number): number {
   return 2 ** exponent * (1 + (sub + 1) / SUB_BUCKETS);
 }
 
+/** A histogram's raw counts (empty buckets left out), as another recorder hands them over. */
+export interface HistogramCounts {
+  readonly buckets: readonly (readonly [number, number])[];
+  readonly count: number;
+  readonly sum: number;
+  readonly max: number;
+}
+
 export class Histogram {
   readonly #counts = new Float64Array(BUCKETS);
   #count = 0;
@@ -42,6 +50,14 @@ export class Histogram {
     this.#count += 1;
     this.#sum += value;
     if (value > this.#max) this.#max = value;
+  }
+
+  /** Adds counts recorded elsewhere with the same buckets (the native query port's). */
+  merge(other: HistogramCounts): void {
+    for (const [bucket, n] of other.buckets) this.#counts[Math.min(bucket, BUCKETS - 1)]! += n;
+    this.#count += other.count;
+    this.#sum += other.sum;
+    if (other.max > this.#max) this.#max = other.max;
   }
 
   percentile(p: number): number {

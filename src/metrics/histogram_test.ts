@@ -15,3 +15,15 @@ Deno.test("percentiles are within the bucket precision and never above the maxim
 Deno.test("an empty histogram reports zeros", () => {
   assert.deepEqual(new Histogram().summary(), { count: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 });
 });
+
+Deno.test("counts merged from the native query port read as if recorded here", () => {
+  // Buckets of 3 and 1000 as native/core/src/http/metrics.rs computes them (its test pins the same ones).
+  const merged = new Histogram();
+  merged.merge({ buckets: [[13, 1], [80, 1]], count: 2, sum: 1003, max: 1000 });
+  const recorded = new Histogram();
+  recorded.record(3);
+  recorded.record(1000);
+  assert.deepEqual(merged.summary(), recorded.summary());
+  merged.merge({ buckets: [], count: 0, sum: 0, max: 0 });
+  assert.deepEqual(merged.summary(), recorded.summary());
+});

@@ -4,7 +4,28 @@
  * pass durations), so it stays free of clocks.
  */
 
-import { Histogram } from "./histogram.ts";
+import { Histogram, type HistogramCounts } from "./histogram.ts";
+
+/** Counts recorded elsewhere (the native query port) since the last hand-over, in this registry's names. */
+export interface MetricsDelta {
+  readonly apps: Readonly<
+    Record<string, {
+      readonly requests: number;
+      readonly predictions: number;
+      readonly default_outputs: number;
+      readonly latency_micros: HistogramCounts;
+    }>
+  >;
+  readonly models: Readonly<
+    Record<string, {
+      readonly predictions: number;
+      readonly cache_hits: number;
+      readonly errors: number;
+      readonly latency_micros: HistogramCounts;
+      readonly batch_size: HistogramCounts;
+    }>
+  >;
+}
 
 class AppMetrics {
   requests = 0;
@@ -66,6 +87,25 @@ export class Metrics {
   /** Drops the metrics of applications not in `names` (deleted apps leave no trace). */
   retainApps(names: ReadonlySet<string>): void {
     for (const name of this.#apps.keys()) if (!names.has(name)) this.#apps.delete(name);
+  }
+
+  /** Adds counts recorded elsewhere. */
+  absorb(delta: MetricsDelta): void {
+    for (const [name, d] of Object.entries(delta.apps)) {
+      const m = this.app(name);
+      m.requests += d.requests;
+      m.predictions += d.predictions;
+      m.default_outputs += d.default_outputs;
+      m.latency_micros.merge(d.latency_micros);
+    }
+    for (const [label, d] of Object.entries(delta.models)) {
+      const m = this.model(label);
+      m.predictions += d.predictions;
+      m.cache_hits += d.cache_hits;
+      m.errors += d.errors;
+      m.latency_micros.merge(d.latency_micros);
+      m.batch_size.merge(d.batch_size);
+    }
   }
 
   report(): { apps: Record<string, unknown>; models: Record<string, unknown> } {

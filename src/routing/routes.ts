@@ -2,13 +2,15 @@
  * The routing table: the in-memory view of configuration that the query path reads on every request
  * (apps, their linked models, current versions, and each model version's id in the serving core).
  *
- * Owns keeping the serving core's model registrations in step with configuration: `apply` registers new
- * or changed model versions and removes deleted ones. Must not read the state store itself (`sync.ts`
+ * Owns keeping the serving core in step with configuration: `apply` registers new or changed model
+ * versions, removes deleted ones, and publishes each app's route to the core's native query port (which
+ * answers predict requests without this module, so the target must not depend on the request; a policy
+ * that chose per request would have to publish no target and leave such apps to the TypeScript path). Must not read the state store itself (`sync.ts`
  * feeds it), so lookups stay synchronous and free of I/O.
  */
 
 import { ClipperError } from "../errors.ts";
-import type { CoreInputType, ServingCore } from "../core/core.ts";
+import { type CoreInputType, INPUT_TYPE_IDS, type NativeApp, type ServingCore } from "../core/core.ts";
 import { firstLinkedModel, type SelectionPolicy } from "../policy/policy.ts";
 
 export interface AppRoute {
@@ -44,7 +46,7 @@ export interface Target {
 /** When a model version is linked to no app, its adaptive batching aims at this objective. */
 const UNLINKED_OBJECTIVE_MICROS = 100_000;
 
-type CoreModels = Pick<ServingCore, "configureModel" | "removeModel">;
+type CoreModels = Pick<ServingCore, "configureModel" | "removeModel" | "publishApps">;
 
 interface Registered {
   readonly id: number;
@@ -120,5 +122,23 @@ export class Routes {
     }
     this.#apps = new Map(state.apps.map((a) => [a.name, a]));
     this.#current = new Map(state.current_versions);
+    this.#core.publishApps(state.apps.flatMap((app) => this.#nativeApp(app)));
+  }
+
+  /** The app as the native query port answers it; none when its route cannot be resolved now. */
+  #nativeApp(app: AppRoute): NativeApp[] {
+    let target: Target | undefined;
+    try {
+      target = this.target(app);
+    } catch {
+      return [];
+    }
+    return [{
+      name: app.name,
+      input_type: INPUT_TYPE_IDS[app.input_type],
+      default_output: app.default_output,
+      latency_slo_micros: app.latency_slo_micros,
+      target: target ? { model: target.core_model, label: target.label } : null,
+    }];
   }
 }

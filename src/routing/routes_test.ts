@@ -1,19 +1,25 @@
 import assert from "node:assert/strict";
 import { ClipperError } from "../errors.ts";
+import type { NativeApp } from "../core/core.ts";
 import { type AppRoute, Routes, type RoutingState } from "./routes.ts";
 
 /** Records the core calls; the real core is exercised by the integration tests. */
 function recordingCore() {
   const calls: string[] = [];
+  const published: NativeApp[][] = [];
   let next = 0;
   return {
     calls,
+    published,
     configureModel(name: string, version: string, type: string, batch: number, objective: number) {
       calls.push(`configure ${name}:${version} ${type} ${batch} ${objective}`);
       return next++;
     },
     removeModel(id: number) {
       calls.push(`remove ${id}`);
+    },
+    publishApps(apps: readonly NativeApp[]) {
+      published.push([...apps]);
     },
   };
 }
@@ -92,4 +98,23 @@ Deno.test("an app that no longer exists is not routed", () => {
   routes.apply(state());
   routes.apply(state({ apps: [] }));
   assert.equal(routes.app("shop"), undefined);
+});
+
+Deno.test("every change publishes each app's current route to the native query port", () => {
+  const core = recordingCore();
+  const routes = new Routes(core);
+  routes.apply(state());
+  assert.deepEqual(core.published.at(-1), [{
+    name: "shop",
+    input_type: 3,
+    default_output: "-1",
+    latency_slo_micros: 20_000,
+    target: { model: 1, label: "price:2" },
+  }]);
+  routes.apply(state({ current_versions: new Map([["price", "1"]]) }));
+  assert.deepEqual(core.published.at(-1)?.[0]?.target, { model: 0, label: "price:1" });
+  routes.apply(state({ apps: [{ ...shop, linked_models: [] }] }));
+  assert.equal(core.published.at(-1)?.[0]?.target, null);
+  routes.apply(state({ apps: [] }));
+  assert.deepEqual(core.published.at(-1), []);
 });

@@ -16,11 +16,35 @@ import zmq
 from . import rpc
 from .config import Config
 
-# How often run() looks at the stop flag while idle; short so stop() is prompt, cheap because the poll
-# returns at once whenever messages are waiting.
+# How often run() looks at the stop flag while idle; short so stop() is prompt, cheap because a receive
+# returns at once whenever a message is waiting.
 _STOP_CHECK_S = 0.05
 # How long a stopping container waits for its last answer to reach the frontend.
 _STOP_LINGER_MS = 1000
+
+# pyzmq's Socket wraps the Cython socket's send and recv with flag conversions that cost more than the
+# calls themselves (a 27-frame answer: 71 us through send_multipart, 10 us through these; a 29-frame
+# request: 86 us through recv_multipart(copy=False), 37 us), and a container pays them on every frame.
+_raw_send = zmq.backend.Socket.send
+_raw_recv = zmq.backend.Socket.recv
+_SNDMORE = int(zmq.SNDMORE)
+
+
+def _receive(socket: zmq.Socket) -> Optional[List[zmq.Frame]]:
+    """One whole message, or None when none came within the socket's receive timeout."""
+    try:
+        frames = [_raw_recv(socket, 0, False)]
+    except zmq.Again:
+        return None
+    while frames[-1].more:
+        frames.append(_raw_recv(socket, 0, False))
+    return frames
+
+
+def _send(socket: zmq.Socket, frames: List[bytes]) -> None:
+    last = len(frames) - 1
+    for index, frame in enumerate(frames):
+        _raw_send(socket, frame, _SNDMORE if index < last else 0)
 
 
 def log(message: str) -> None:
@@ -84,13 +108,16 @@ class Container:
         # reconnected container as new and asks for its metadata again.
         socket = self._context.socket(zmq.DEALER)
         socket.linger = 0
+        # A blocking receive with a timeout rather than a poll before each receive: one call per message.
+        socket.rcvtimeo = int(_STOP_CHECK_S * 1000)
         try:
             socket.connect(self.config.address)
-            socket.send_multipart(rpc.encode_heartbeat())
+            _send(socket, rpc.encode_heartbeat())
             last_received = last_heartbeat = time.monotonic()
             while not self._stopping.is_set():
-                if socket.poll(_STOP_CHECK_S * 1000):
-                    self._handle(socket, socket.recv_multipart(copy=False))
+                frames = _receive(socket)
+                if frames is not None:
+                    self._handle(socket, frames)
                     last_received = time.monotonic()
                     continue
                 now = time.monotonic()
@@ -98,30 +125,30 @@ class Container:
                     log(f"nothing from the frontend for {self.activity_timeout:g} s; reconnecting with a new socket")
                     return
                 if now - max(last_received, last_heartbeat) >= self.heartbeat_interval:
-                    socket.send_multipart(rpc.encode_heartbeat())
+                    _send(socket, rpc.encode_heartbeat())
                     last_heartbeat = now
         finally:
             if self._stopping.is_set():
                 # Say goodbye so the frontend requeues anything sent to us since, and give the last
                 # answer and the goodbye a moment to leave; a reconnect drops pending sends instead.
-                socket.send_multipart(rpc.encode_leaving())
+                _send(socket, rpc.encode_leaving())
                 socket.close(linger=_STOP_LINGER_MS)
             else:
                 socket.close(linger=0)
 
     def _handle(self, socket: zmq.Socket, frames: List[zmq.Frame]) -> None:
         try:
-            message = rpc.decode_frontend_message([frame.buffer for frame in frames])
+            message = rpc.decode_frontend_message(frames)
         except rpc.ProtocolError as e:
             log(f"ignoring a message from the frontend: {e}")
             if e.msg_id is not None:
-                socket.send_multipart(rpc.encode_batch_error(e.msg_id, f"bad prediction request: {e}"))
+                _send(socket, rpc.encode_batch_error(e.msg_id, f"bad prediction request: {e}"))
             return
         if isinstance(message, rpc.FrontendHeartbeat):
             if message.request_metadata:
-                socket.send_multipart(self._metadata)
+                _send(socket, self._metadata)
         elif isinstance(message, rpc.PredictionRequest):
-            socket.send_multipart(self._answer(message.msg_id, message.inputs))
+            _send(socket, self._answer(message.msg_id, message.inputs))
         # Feedback needs no answer: these containers do not learn online.
 
     def _answer(self, msg_id: bytes, inputs: Sequence[Any]) -> List[bytes]:

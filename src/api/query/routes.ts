@@ -1,6 +1,8 @@
 /**
- * The query frontend (port 1337): `POST /{app}/predict`, `POST /{app}/update`, `GET /metrics`,
- * `GET /health`, wire-compatible with the original Clipper.
+ * The query frontend: `POST /{app}/predict`, `POST /{app}/update`, `GET /metrics`, `GET /health`,
+ * wire-compatible with the original Clipper. The core serves the query port (native/core/src/http) and
+ * answers most predict requests itself; this app, on a loopback port, answers everything it forwards, so
+ * it stays the one owner of validation messages and error codes.
  *
  * Owns request validation and response shapes. Must not hold configuration state (it asks `Routes`) nor
  * queue anything itself (the serving core does).
@@ -132,6 +134,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   });
 
   app.get("/metrics", (c) => {
+    metrics.absorb(core.takeHttpMetrics());
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),

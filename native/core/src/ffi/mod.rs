@@ -12,18 +12,17 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
-use crate::queue::Query;
-use crate::rpc::{Frame, InputType};
+use crate::http::{Front, FrontConfig};
+use crate::rpc::InputType;
+use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 2;
+pub const CLIPPER_ABI_VERSION: u32 = 3;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -39,7 +38,7 @@ pub const CLIPPER_PANIC: i32 = 9;
 /// The opaque handle the frontend holds.
 pub struct ClipperCore {
     runtime: Runtime,
-    max_outstanding: usize,
+    front: Front,
 }
 
 thread_local! {
@@ -141,11 +140,16 @@ pub unsafe extern "C" fn clipper_core_new(
             busy_replica_timeout: Duration::from_millis(busy_replica_timeout_ms.into()),
         };
         let cache_bytes = usize::try_from(prediction_cache_bytes).unwrap_or(usize::MAX);
-        let runtime = Runtime::start(endpoint, config, cache_bytes)
-            .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
+        let runtime = Runtime::start(
+            endpoint,
+            config,
+            cache_bytes,
+            max_outstanding_queries as usize,
+        )
+        .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         let core = Box::new(ClipperCore {
             runtime,
-            max_outstanding: max_outstanding_queries as usize,
+            front: Front::default(),
         });
         write_out(out_core, Box::into_raw(core), "out_core")
     })
@@ -159,7 +163,9 @@ pub unsafe extern "C" fn clipper_core_new(
 #[no_mangle]
 pub unsafe extern "C" fn clipper_core_close(core: *const ClipperCore) -> i32 {
     guard(|| {
-        core_ref(core)?.runtime.stop();
+        let core = core_ref(core)?;
+        core.front.stop();
+        core.runtime.stop();
         Ok(())
     })
 }
@@ -279,106 +285,190 @@ pub unsafe extern "C" fn clipper_submit(
         if data_len > 0 {
             check(data, "data")?;
         }
-        let count = count as usize;
-        let offsets = std::slice::from_raw_parts(offsets, count + 1);
-        let well_formed = offsets[0] == 0
-            && offsets[count] as usize == data_len
-            && offsets.windows(2).all(|w| w[0] <= w[1]);
-        if !well_formed {
-            return fail(
-                CLIPPER_INVALID_ARGUMENT,
-                "Offsets must start at 0, never decrease and end at data_len",
-            );
-        }
-        let shared = &core.runtime.shared;
-        if shared.table.key(model).is_none() {
-            return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
-        }
+        let offsets = std::slice::from_raw_parts(offsets, count as usize + 1);
         let data: &[u8] = if data_len == 0 {
             &[]
         } else {
             std::slice::from_raw_parts(data, data_len)
         };
+        let inputs = Inputs { offsets, data };
+        if !inputs.well_formed() {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                "Offsets must start at 0, never decrease and end at data_len",
+            );
+        }
         let hits = std::slice::from_raw_parts_mut(hits, hits_len);
         let (mut hit_count, mut used) = (0u32, 0usize);
-        let mut misses: Vec<usize> = Vec::with_capacity(count);
-        // A cache the engine is filling right now is skipped rather than waited for: the caller's thread
-        // serves HTTP and must not block; its queries are simply treated as misses.
-        let cache = match shared.cache.try_lock() {
-            Ok(cache) => Some(cache),
-            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(mut cache) = cache {
-            for (i, w) in offsets.windows(2).enumerate() {
-                let input = &data[w[0] as usize..w[1] as usize];
-                match cache.get(model, input) {
-                    Some(output) if used + RECORD_HEADER_BYTES + output.len() <= hits.len() => {
-                        let id = first_id + i as u64;
-                        write_record(&mut hits[used..], id, Status::Ok, 0, 0, output);
-                        used += RECORD_HEADER_BYTES + output.len();
-                        hit_count += 1;
-                    }
-                    _ => misses.push(i),
-                }
+        let take_hit = |i: usize, output: &[u8]| {
+            if used + RECORD_HEADER_BYTES + output.len() > hits.len() {
+                return false;
             }
-        } else {
-            misses.extend(0..count);
-        }
-        if !misses.is_empty() {
-            queue_misses(
-                core,
+            write_record(
+                &mut hits[used..],
+                first_id + i as u64,
+                Status::Ok,
+                0,
+                0,
+                output,
+            );
+            used += RECORD_HEADER_BYTES + output.len();
+            hit_count += 1;
+            true
+        };
+        core.runtime
+            .shared
+            .submit(
                 model,
                 latency_slo_micros,
                 first_id,
-                offsets,
-                data,
-                &misses,
-            )?;
-        }
+                inputs,
+                take_hit,
+                Reply::Poll,
+            )
+            .or_else(|refused| {
+                let code = match refused {
+                    Refused::UnknownModel(_) => CLIPPER_UNKNOWN_MODEL,
+                    Refused::Overloaded(_) => CLIPPER_OVERLOADED,
+                    Refused::Closed => CLIPPER_CLOSED,
+                };
+                fail(code, refused.to_string())
+            })?;
         write_out(out_hits, hit_count, "out_hits")
     })
 }
 
-/// Queues the queries at `misses` (indexes into `offsets`), or refuses them all.
-fn queue_misses(
-    core: &ClipperCore,
-    model: u32,
-    latency_slo_micros: u64,
-    first_id: u64,
-    offsets: &[u32],
-    data: &[u8],
-    misses: &[usize],
-) -> Result<(), Failure> {
-    let shared = &core.runtime.shared;
-    let count = misses.len();
-    let before = shared.outstanding.fetch_add(count, Ordering::AcqRel);
-    if before + count > core.max_outstanding {
-        shared.outstanding.fetch_sub(count, Ordering::AcqRel);
-        return fail(
-            CLIPPER_OVERLOADED,
-            format!(
-                "Serving core is at its limit of {} queries",
-                core.max_outstanding
-            ),
-        );
-    }
-    let deadline = Instant::now() + Duration::from_micros(latency_slo_micros);
-    let data: Arc<[u8]> = Arc::from(data);
-    let queries = misses
-        .iter()
-        .map(|&i| Query {
-            id: first_id + i as u64,
-            deadline,
-            input: Frame::Shared(data.clone(), offsets[i] as usize, offsets[i + 1] as usize),
-        })
-        .collect();
-    shared
-        .send(Command::Submit { model, queries })
-        .or_else(|_| {
-            shared.outstanding.fetch_sub(count, Ordering::AcqRel);
-            fail(CLIPPER_CLOSED, "The serving core is closed")
-        })
+/// Reserves `count` consecutive query ids and writes the first to `out_first`: ids are shared with the
+/// native HTTP front, so callers of `clipper_submit` take theirs here too.
+///
+/// # Safety
+/// `core` must be a live handle; `out_first` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_allocate_query_ids(
+    core: *const ClipperCore,
+    count: u32,
+    out_first: *mut u64,
+) -> i32 {
+    guard(|| {
+        let first = core_ref(core)?
+            .runtime
+            .shared
+            .allocate_query_ids(count.into());
+        write_out(out_first, first, "out_first")
+    })
+}
+
+/// Starts the native HTTP front on `host:port` (0: any free port) and writes the bound port to
+/// `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
+/// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; bodies over
+/// `max_body_bytes` are forwarded unread.
+///
+/// # Safety
+/// `host` must point to `host_len` bytes; `out_port` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_http_start(
+    core: *const ClipperCore,
+    host: *const u8,
+    host_len: usize,
+    port: u32,
+    fallback_port: u32,
+    max_body_bytes: u64,
+    out_port: *mut u32,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        let host = str_arg(host, host_len, "host")?;
+        check(out_port, "out_port")?;
+        let (Ok(port), Ok(fallback_port)) = (u16::try_from(port), u16::try_from(fallback_port))
+        else {
+            return fail(CLIPPER_INVALID_ARGUMENT, "Ports must be below 65536");
+        };
+        let config = FrontConfig {
+            host,
+            port,
+            fallback_port,
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+        };
+        let bound = core
+            .front
+            .start(core.runtime.shared.clone(), &config)
+            .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
+        write_out(out_port, bound.into(), "out_port")
+    })
+}
+
+/// Stops the native HTTP front; requests in flight are abandoned. Idempotent.
+///
+/// # Safety
+/// `core` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore) -> i32 {
+    guard(|| {
+        core_ref(core)?.front.stop();
+        Ok(())
+    })
+}
+
+/// Replaces the apps the native front answers with the JSON array `json` of `{name, input_type (wire
+/// id), default_output, latency_slo_micros, target: {model, label} | null}`; a bad table changes nothing.
+///
+/// # Safety
+/// `json` must point to `json_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_http_set_apps(
+    core: *const ClipperCore,
+    json: *const u8,
+    json_len: usize,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        check(json, "json")?;
+        let json = std::slice::from_raw_parts(json, json_len);
+        core.front
+            .apps
+            .replace(json)
+            .or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e))
+    })
+}
+
+/// Writes the JSON of what the native front answered since the last call (`{apps, models}`, the
+/// counters of src/metrics, histograms as `{buckets: [[bucket, count]], count, sum, max}`) into `buf` and
+/// its length into `out_len`, and starts counting afresh. With `CLIPPER_BUFFER_TOO_SMALL`, `out_len` is
+/// the length needed and nothing is taken.
+///
+/// # Safety
+/// `buf` must hold `buf_len` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_http_take_metrics(
+    core: *const ClipperCore,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut u64,
+) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        check(buf, "buf")?;
+        check(out_len, "out_len")?;
+        let taken = core
+            .front
+            .metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_json(buf_len);
+        match taken {
+            Ok(json) => {
+                std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
+                write_out(out_len, json.len() as u64, "out_len")
+            }
+            Err(needed) => {
+                write_out(out_len, needed as u64, "out_len")?;
+                fail(
+                    CLIPPER_BUFFER_TOO_SMALL,
+                    format!("The metrics need {needed} bytes"),
+                )
+            }
+        }
+    })
 }
 
 /// Waits up to `timeout_ms` for answered queries, then writes as many completion records as fit into

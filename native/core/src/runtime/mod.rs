@@ -11,6 +11,9 @@
 //! one per batch. The engine publishes both facts after each turn and then looks at the command vector
 //! once more, so a submitter that read stale facts is always seen.
 
+pub mod submit;
+
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cache::PredictionCache;
-use crate::completion::CompletionQueue;
+use crate::completion::{Completion, CompletionQueue};
 use crate::engine::{lock, Command, Engine, EngineConfig, ModelTable, Snapshot};
 
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
@@ -43,6 +46,10 @@ pub struct Shared {
     pub cache: Arc<Mutex<PredictionCache>>,
     /// Queries submitted and not yet answered, for admission control.
     pub outstanding: AtomicUsize,
+    max_outstanding: usize,
+    next_query_id: AtomicU64,
+    /// Queries whose answer goes to a channel rather than the completion queue (`submit::Reply`).
+    waiters: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Completion>>>,
 }
 
 /// Returned when the engine thread has stopped.
@@ -73,6 +80,12 @@ impl Shared {
             self.wake();
         }
         Ok(())
+    }
+
+    fn lock_waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, tokio::sync::oneshot::Sender<Completion>>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn micros_since_epoch(&self, at: Instant) -> u64 {
@@ -135,11 +148,13 @@ pub struct Runtime {
 
 impl Runtime {
     /// Binds the ROUTER socket at `endpoint` (e.g. `tcp://127.0.0.1:7000`) and starts the engine thread,
-    /// with a prediction cache of `cache_capacity_bytes` (zero: none).
+    /// with a prediction cache of `cache_capacity_bytes` (zero: none) and at most `max_outstanding`
+    /// queries submitted and not yet answered.
     pub fn start(
         endpoint: &str,
         config: EngineConfig,
         cache_capacity_bytes: usize,
+        max_outstanding: usize,
     ) -> Result<Runtime, String> {
         let context = zmq::Context::new();
         let socket = context
@@ -185,6 +200,9 @@ impl Runtime {
             table: table.clone(),
             cache: cache.clone(),
             outstanding: AtomicUsize::new(0),
+            max_outstanding,
+            next_query_id: AtomicU64::new(1),
+            waiters: Mutex::new(HashMap::new()),
         });
         let engine = Engine::new(config, table, cache, Instant::now());
         let thread_shared = shared.clone();
@@ -210,6 +228,8 @@ impl Runtime {
             let _ = thread.join();
         }
         self.shared.completions.close();
+        // Channel receivers see their sender dropped: the query was abandoned.
+        self.shared.lock_waiters().clear();
     }
 }
 
@@ -279,7 +299,7 @@ fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
         }
         let answered = engine.done.len();
         if answered > 0 {
-            shared.completions.push_all(&mut engine.done);
+            shared.deliver(&mut engine.done);
             shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
         }
         let now = Instant::now();
