@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clipper_core::batching::sizer_for;
 use clipper_core::cache::PredictionCache;
 use clipper_core::engine::{Command, Engine, EngineConfig, ModelTable};
+use clipper_core::http::predict::parse;
 use clipper_core::queue::{DeadlineQueue, Query};
 use clipper_core::rpc::{decode_container_message, encode_prediction_request, Frame, InputType};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -47,6 +48,17 @@ fn codec(c: &mut Criterion) {
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     c.bench_function("codec/decode_response_batch_32", |b| {
         b.iter(|| black_box(decode_container_message(black_box(&refs))))
+    });
+}
+
+fn http(c: &mut Criterion) {
+    // An MNIST-sized body as bench/wrk/features_784.lua writes it.
+    let values: Vec<String> = (0..784)
+        .map(|i| format!("{:.4}", (i as f64 * 0.618) % 1.0))
+        .collect();
+    let body = format!("{{\"input\": [{}]}}", values.join(","));
+    c.bench_function("http/parse_predict_784_doubles", |b| {
+        b.iter(|| black_box(parse(black_box(body.as_bytes()), InputType::Doubles)))
     });
 }
 
@@ -165,6 +177,7 @@ fn cache(c: &mut Criterion) {
 criterion_group!(
     benches,
     codec,
+    http,
     queue,
     batch_former,
     cache,

@@ -455,20 +455,34 @@ pub unsafe extern "C" fn clipper_http_take_metrics(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take_json(buf_len);
-        match taken {
-            Ok(json) => {
-                std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
-                write_out(out_len, json.len() as u64, "out_len")
-            }
-            Err(needed) => {
-                write_out(out_len, needed as u64, "out_len")?;
-                fail(
-                    CLIPPER_BUFFER_TOO_SMALL,
-                    format!("The metrics need {needed} bytes"),
-                )
-            }
-        }
+        write_json(taken, buf, out_len, "metrics")
     })
+}
+
+/// Copies `json` (or, as `Err`, the length it needs) into the caller's buffer, checked by the caller
+/// against its length, and writes the length to `out_len`.
+///
+/// # Safety
+/// `buf` must hold the `Ok` length in writable bytes; `out_len` writable.
+unsafe fn write_json(
+    json: Result<Vec<u8>, usize>,
+    buf: *mut u8,
+    out_len: *mut u64,
+    what: &str,
+) -> Result<(), Failure> {
+    match json {
+        Ok(json) => {
+            std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
+            write_out(out_len, json.len() as u64, "out_len")
+        }
+        Err(needed) => {
+            write_out(out_len, needed as u64, "out_len")?;
+            fail(
+                CLIPPER_BUFFER_TOO_SMALL,
+                format!("The {what} needs {needed} bytes"),
+            )
+        }
+    }
 }
 
 /// Waits up to `timeout_ms` for answered queries, then writes as many completion records as fit into
@@ -533,18 +547,16 @@ pub unsafe extern "C" fn clipper_core_snapshot(
     guard(|| {
         let core = core_ref(core)?;
         check(buf, "buf")?;
+        check(out_len, "out_len")?;
         let snapshot = core.runtime.shared.snapshot();
         let json = serde_json::to_vec(&snapshot)
             .or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e.to_string()))?;
-        write_out(out_len, json.len() as u64, "out_len")?;
-        if json.len() > buf_len {
-            return fail(
-                CLIPPER_BUFFER_TOO_SMALL,
-                format!("The snapshot needs {} bytes", json.len()),
-            );
-        }
-        std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
-        Ok(())
+        let fits = if json.len() <= buf_len {
+            Ok(json)
+        } else {
+            Err(json.len())
+        };
+        write_json(fits, buf, out_len, "snapshot")
     })
 }
 

@@ -9,7 +9,7 @@
 
 mod apps;
 mod metrics;
-mod predict;
+pub mod predict;
 mod serve;
 
 use std::sync::{Arc, Mutex};

@@ -218,33 +218,29 @@ impl Number {
         let mut i = start;
         let negative = bytes.get(i) == Some(&b'-');
         i += usize::from(negative);
-        // Digits without the point, while they fit; `exact` ends when they do not.
-        let (mut mantissa, mut exact) = (0u64, true);
-        let mut digits = |i: &mut usize, count: &mut i32| {
-            while let Some(d) = bytes.get(*i).filter(|b| b.is_ascii_digit()) {
-                match mantissa
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(u64::from(d - b'0')))
-                {
-                    Some(m) => mantissa = m,
-                    None => exact = false,
-                }
+        // Every digit, point aside; exact while there are at most 19 (10^19 < 2^64).
+        let (mut mantissa, mut count) = (0u64, 0u32);
+        let mut digits = |i: &mut usize| {
+            let from = *i;
+            while let Some(&d) = bytes.get(*i).filter(|b| b.is_ascii_digit()) {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                 *i += 1;
-                *count += 1;
             }
+            count += (*i - from) as u32;
+            *i - from
         };
-        let (mut integer_digits, mut fraction_digits) = (0, 0);
         match bytes.get(i) {
             // A leading zero stands alone and adds nothing to the mantissa.
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => digits(&mut i, &mut integer_digits),
+            Some(b'1'..=b'9') => _ = digits(&mut i),
             _ => return None,
         }
         let mut plain = true;
+        let mut fraction_digits = 0;
         if bytes.get(i) == Some(&b'.') {
             i += 1;
             plain = false;
-            digits(&mut i, &mut fraction_digits);
+            fraction_digits = digits(&mut i) as i32;
             if fraction_digits == 0 {
                 return None;
             }
@@ -271,6 +267,7 @@ impl Number {
             }
             exponent *= if sign < 0 { -1 } else { 1 };
         }
+        let exact = count <= 19;
         let scale = exponent.saturating_sub(fraction_digits);
         // Clinger's fast path: an exact mantissa and an exact power of ten round once, correctly.
         let fast = (exact && mantissa <= 1 << 53)
@@ -284,16 +281,21 @@ impl Number {
                     m * power
                 }
             });
+        // The fast path's values are finite by construction (at most 2^53 · 10^22); only a parsed one is
+        // checked, which keeps a branch on the division's result out of the common case.
         let value = match fast {
             Some(v) if negative => -v,
             Some(v) => v,
-            None => text[start..i].parse::<f64>().ok()?,
+            None => text[start..i]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())?,
         };
         let integer = (plain && exact)
             .then(|| i64::try_from(mantissa).ok())
             .flatten()
             .map(|m| if negative { -m } else { m });
-        value.is_finite().then_some(Number {
+        Some(Number {
             end: i,
             value,
             integer,
