@@ -102,7 +102,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     query_port,
     admin_port: admin.addr.port,
     async close() {
-      core.stopHttp();
+      // First, while the frontend still answers what the port forwards to it.
+      await core.stopHttp();
       await Promise.all([query.shutdown(), admin.shutdown()]);
       stopSync();
       await reconciling;

@@ -4,7 +4,7 @@
  * pinning the current version shows both paths answering the same request.
  */
 import assert from "node:assert/strict";
-import { Container, type Server, withServer } from "./harness.ts";
+import { Container, type Server, waitFor, withServer } from "./harness.ts";
 
 const SUM = "clipper_container.examples.sum";
 
@@ -89,5 +89,22 @@ Deno.test("metrics count the requests answered on either path", async () => {
     assert.equal(m.apps.shop?.latency_micros.count, 6);
     assert.equal(m.models["sum:1"]?.predictions, 7);
     assert.equal(m.models["sum:1"]?.batch_size.count, 7);
+  });
+});
+
+Deno.test("a predict request taken before the server is told to stop is still answered", async () => {
+  await withServer(async (server, containers) => {
+    await server.deploy("shop", "slow", "doubles", { slo_micros: 10_000_000 });
+    containers.push(Container.start(server, "slow.py", "slow", "doubles", { args: ["1.0"] }));
+    await server.waitForReplicas("slow");
+    const answer = server.predict("shop", { input: [1, 2, 3] });
+    await waitFor("the query to reach the model", async () => {
+      const core = ((await server.get("/metrics")).body as { core: { inflight_batches: number } }).core;
+      return core.inflight_batches >= 1 ? true : undefined;
+    });
+    await server.stop();
+    const r = await answer;
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual((r.body as { output: unknown; default: boolean }).output, 3);
   });
 });

@@ -66,8 +66,9 @@ export const SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "buffer"],
     result: "i32",
   },
-  /** (core) -> status: stops the native query port. Idempotent. */
-  clipper_http_stop: { parameters: ["pointer"], result: "i32" },
+  /** (core) -> status: stops the native query port once the requests it took are answered (10 s at most).
+   *  Idempotent. Blocks, and forwarded requests need the main thread, so it runs off it. */
+  clipper_http_stop: { parameters: ["pointer"], result: "i32", nonblocking: true },
   /** (core, json, json_len) -> status: replaces the app table the native query port answers from. */
   clipper_http_set_apps: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of the native query port's counters since

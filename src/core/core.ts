@@ -234,9 +234,12 @@ export class ServingCore {
     return out[0]!;
   }
 
-  /** Stops the native query port; requests in flight there are abandoned. */
-  stopHttp(): void {
-    if (!this.#closed) unwrap(this.#lib, this.#lib.symbols.clipper_http_stop(this.#handle));
+  /** Stops the native query port once the requests it took are answered (10 s at most). */
+  async stopHttp(): Promise<void> {
+    if (this.#closed) return;
+    const code = await this.#lib.symbols.clipper_http_stop(this.#handle);
+    // The call ran on a worker thread, so this thread's last error is not its own.
+    if (code !== Status.OK) throw new NativeError(code, `Stopping the query port failed with status ${code}`);
   }
 
   /** Replaces the apps the native query port answers; any other app's requests are forwarded. */
@@ -274,6 +277,7 @@ export class ServingCore {
   /** Stops the core; queries still waiting are answered as dropped. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.stopHttp();
     this.#closed = true;
     unwrap(this.#lib, this.#lib.symbols.clipper_core_close(this.#handle));
     await this.#pump;

@@ -89,9 +89,10 @@ export class Metrics {
     for (const name of this.#apps.keys()) if (!names.has(name)) this.#apps.delete(name);
   }
 
-  /** Adds counts recorded elsewhere. */
-  absorb(delta: MetricsDelta): void {
+  /** Adds counts recorded elsewhere; those of apps `isApp` denies (deleted meanwhile) are dropped. */
+  absorb(delta: MetricsDelta, isApp: (name: string) => boolean): void {
     for (const [name, d] of Object.entries(delta.apps)) {
+      if (!isApp(name)) continue;
       const m = this.app(name);
       m.requests += d.requests;
       m.predictions += d.predictions;

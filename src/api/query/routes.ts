@@ -134,7 +134,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   });
 
   app.get("/metrics", (c) => {
-    metrics.absorb(core.takeHttpMetrics());
+    metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),

@@ -397,7 +397,9 @@ pub unsafe extern "C" fn clipper_http_start(
     })
 }
 
-/// Stops the native HTTP front; requests in flight are abandoned. Idempotent.
+/// Stops the native HTTP front: no new connections, requests already taken are answered (for up to 10
+/// seconds), then every connection closes. Idempotent. Blocks meanwhile, and forwarded requests need the
+/// frontend's own query server, so call it off that server's thread (Deno: `nonblocking`).
 ///
 /// # Safety
 /// `core` must be a live handle.

@@ -89,7 +89,9 @@ impl Front {
         Ok(port)
     }
 
-    /// Stops listening and drops open connections (requests in flight are abandoned). Idempotent.
+    /// Stops listening, lets the requests already taken finish (for a bounded time, `serve::DRAIN`) and
+    /// closes every connection. Idempotent. Blocks meanwhile: forwarded requests need the caller's own
+    /// server, so call it off that server's thread.
     pub fn stop(&self) {
         let running = self
             .running

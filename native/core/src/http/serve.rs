@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -51,11 +52,16 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// Accepts connections until `stop` fires.
+/// How long a stopping front waits for the requests it has taken.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Accepts connections until `stop` fires, then lets the requests already taken finish (closing idle
+/// connections at once) for up to `DRAIN`.
 pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
@@ -63,22 +69,23 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::
             Err(err) => {
                 // Out of descriptors, say: keep serving the connections there are.
                 eprintln!("clipper core: accepting a query connection failed: {err}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         // Answers are small and latency matters more than segment count.
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-            // A client that hangs up mid-request is its own problem; nothing to report.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        // A client that hangs up mid-request is its own problem; nothing to report.
+        tokio::spawn(async move { drop(connection.await) });
     }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.
