@@ -4,8 +4,9 @@
 //!
 //! Owns the query port's listener, the app table it answers from (published by src/routing), and the
 //! counters of what it answered (merged into `/metrics` by the frontend). Must not validate beyond what it
-//! is sure of, nor produce error responses: everything else goes unchanged to the TypeScript frontend's
-//! query server, which stays the one owner of routes, messages and error codes.
+//! is sure of, nor answer errors itself (save a 500 when that frontend cannot be reached): everything else
+//! goes unchanged to the TypeScript frontend's query server, which stays the one owner of routes, messages
+//! and error codes.
 
 mod apps;
 mod metrics;
