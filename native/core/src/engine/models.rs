@@ -29,6 +29,12 @@ impl ModelTable {
         id
     }
 
+    /// Whether `id` was ever handed out (ids are never reused); no copy of the key, as submit asks it.
+    pub fn contains(&self, id: u32) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (id as usize) < inner.keys.len()
+    }
+
     pub fn key(&self, id: u32) -> Option<(String, String)> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.keys.get(id as usize).cloned()
@@ -48,5 +54,6 @@ mod tests {
         assert_eq!(t.id_for("m", "1"), a);
         assert_eq!(t.key(b), Some(("m".into(), "2".into())));
         assert_eq!(t.key(99), None);
+        assert!(t.contains(b) && !t.contains(99));
     }
 }

@@ -239,7 +239,7 @@ pub unsafe extern "C" fn clipper_model_configure(
 pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u32) -> i32 {
     guard(|| {
         let shared = &core_ref(core)?.runtime.shared;
-        if shared.table.key(model).is_none() {
+        if !shared.table.contains(model) {
             return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
         }
         shared
@@ -360,8 +360,8 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 
 /// Starts the native HTTP front on `host:port` (0: any free port) and writes the bound port to
 /// `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
-/// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; bodies over
-/// `max_body_bytes` are forwarded unread.
+/// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
+/// `max_body_bytes` it reads and forwards one byte more than the limit, no further.
 ///
 /// # Safety
 /// `host` must point to `host_len` bytes; `out_port` writable.
@@ -447,44 +447,43 @@ pub unsafe extern "C" fn clipper_http_take_metrics(
     buf_len: usize,
     out_len: *mut u64,
 ) -> i32 {
+    export_json(core, buf, buf_len, out_len, "metrics", |core, buf_len| {
+        let mut metrics = core.front.metrics.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(metrics.take_json(buf_len))
+    })
+}
+
+/// The body of an export that writes JSON into a caller's buffer: `json(core, buf_len)` gives the JSON,
+/// or (as the inner `Err`) the length it needs when that is over `buf_len`; the length goes to `out_len`.
+///
+/// # Safety
+/// As for the exports: `core` live or null, `buf` holding `buf_len` writable bytes, `out_len` writable.
+unsafe fn export_json(
+    core: *const ClipperCore,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut u64,
+    what: &str,
+    json: impl FnOnce(&ClipperCore, usize) -> Result<Result<Vec<u8>, usize>, Failure>,
+) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         check(buf, "buf")?;
         check(out_len, "out_len")?;
-        let taken = core
-            .front
-            .metrics
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take_json(buf_len);
-        write_json(taken, buf, out_len, "metrics")
+        match json(core, buf_len)? {
+            Ok(json) => {
+                std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
+                write_out(out_len, json.len() as u64, "out_len")
+            }
+            Err(needed) => {
+                write_out(out_len, needed as u64, "out_len")?;
+                fail(
+                    CLIPPER_BUFFER_TOO_SMALL,
+                    format!("The {what} needs {needed} bytes"),
+                )
+            }
+        }
     })
-}
-
-/// Copies `json` (or, as `Err`, the length it needs) into the caller's buffer, checked by the caller
-/// against its length, and writes the length to `out_len`.
-///
-/// # Safety
-/// `buf` must hold the `Ok` length in writable bytes; `out_len` writable.
-unsafe fn write_json(
-    json: Result<Vec<u8>, usize>,
-    buf: *mut u8,
-    out_len: *mut u64,
-    what: &str,
-) -> Result<(), Failure> {
-    match json {
-        Ok(json) => {
-            std::slice::from_raw_parts_mut(buf, json.len()).copy_from_slice(&json);
-            write_out(out_len, json.len() as u64, "out_len")
-        }
-        Err(needed) => {
-            write_out(out_len, needed as u64, "out_len")?;
-            fail(
-                CLIPPER_BUFFER_TOO_SMALL,
-                format!("The {what} needs {needed} bytes"),
-            )
-        }
-    }
 }
 
 /// Waits up to `timeout_ms` for answered queries, then writes as many completion records as fit into
@@ -546,19 +545,14 @@ pub unsafe extern "C" fn clipper_core_snapshot(
     buf_len: usize,
     out_len: *mut u64,
 ) -> i32 {
-    guard(|| {
-        let core = core_ref(core)?;
-        check(buf, "buf")?;
-        check(out_len, "out_len")?;
-        let snapshot = core.runtime.shared.snapshot();
-        let json = serde_json::to_vec(&snapshot)
+    export_json(core, buf, buf_len, out_len, "snapshot", |core, buf_len| {
+        let json = serde_json::to_vec(&core.runtime.shared.snapshot())
             .or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e.to_string()))?;
-        let fits = if json.len() <= buf_len {
+        Ok(if json.len() <= buf_len {
             Ok(json)
         } else {
             Err(json.len())
-        };
-        write_json(fits, buf, out_len, "snapshot")
+        })
     })
 }
 

@@ -85,6 +85,14 @@ pub struct ModelCounters {
     pub batch_size: Histogram,
 }
 
+/// The entry for `key`, made on first use; looked up by `&str` so a request allocates no key.
+fn counters<'a, T: Default>(map: &'a mut HashMap<String, T>, key: &str) -> &'a mut T {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), T::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 #[derive(Default, Serialize)]
 pub struct FrontMetrics {
     apps: HashMap<String, AppCounters>,
@@ -93,19 +101,12 @@ pub struct FrontMetrics {
 
 impl FrontMetrics {
     pub fn app(&mut self, name: &str) -> &mut AppCounters {
-        if !self.apps.contains_key(name) {
-            self.apps.insert(name.to_owned(), AppCounters::default());
-        }
-        self.apps.get_mut(name).expect("inserted above")
+        counters(&mut self.apps, name)
     }
 
     /// The counters of model version `label` (`name:version`).
     pub fn model(&mut self, label: &str) -> &mut ModelCounters {
-        if !self.models.contains_key(label) {
-            self.models
-                .insert(label.to_owned(), ModelCounters::default());
-        }
-        self.models.get_mut(label).expect("inserted above")
+        counters(&mut self.models, label)
     }
 
     /// The JSON of everything since the last take, then empties itself; `Err(needed)` when that JSON is

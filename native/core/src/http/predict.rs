@@ -135,10 +135,9 @@ impl Scanner<'_> {
     }
 
     fn input(&mut self, input_type: InputType, into: &mut Parsed) -> Option<()> {
-        self.skip_ws();
         match input_type {
             InputType::Ints | InputType::Floats | InputType::Doubles => {
-                self.at = encode_numbers(self.text, self.at, input_type, &mut into.data)?;
+                self.numbers(input_type, &mut into.data)?
             }
             InputType::Strings => {
                 let text: String = self.value()?;
@@ -150,49 +149,33 @@ impl Scanner<'_> {
         into.offsets.push(u32::try_from(into.data.len()).ok()?);
         Some(())
     }
-}
 
-/// Writes a JSON array of numbers straight into the wire encoding. Hand-written because it is most of a
-/// large request's cost (784-feature bodies, perf in `bench/`): serde_json's number parsing and the
-/// standard library's each took a fifth to a third of the thread; most inputs take the exact fast path
-/// below. Reads the array starting at `start` and returns where it ends.
-fn encode_numbers(
-    text: &str,
-    start: usize,
-    input_type: InputType,
-    out: &mut Vec<u8>,
-) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let skip_ws = |mut i: usize| {
-        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
-            i += 1;
+    /// A JSON array of numbers, written straight into the wire encoding. Hand-written because it is most
+    /// of a large request's cost (784-feature bodies, perf in `bench/`): serde_json's number parsing and
+    /// the standard library's each took a fifth to a third of the thread; most inputs take the exact fast
+    /// path of `Number::scan`.
+    fn numbers(&mut self, input_type: InputType, out: &mut Vec<u8>) -> Option<()> {
+        self.expect(b'[')?;
+        if self.eat(b']') {
+            return Some(());
         }
-        i
-    };
-    if bytes.get(start) != Some(&b'[') {
-        return None;
-    }
-    let mut i = skip_ws(start + 1);
-    if bytes.get(i) == Some(&b']') {
-        return Some(i + 1);
-    }
-    loop {
-        let number = Number::scan(text, i)?;
-        match input_type {
-            // Only plain 32-bit integers; `1.0` or `1e3`, which the frontend also takes, go there.
-            InputType::Ints => {
-                let v = i32::try_from(number.integer?).ok()?;
-                out.extend_from_slice(&v.to_le_bytes());
+        loop {
+            self.skip_ws();
+            let number = Number::scan(self.text, self.at)?;
+            self.at = number.end;
+            match input_type {
+                // Only plain 32-bit integers; `1.0` or `1e3`, which the frontend also takes, go there.
+                InputType::Ints => {
+                    let v = i32::try_from(number.integer?).ok()?;
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                // Rounded as a Float32Array rounds.
+                InputType::Floats => out.extend_from_slice(&(number.value as f32).to_le_bytes()),
+                _ => out.extend_from_slice(&number.value.to_le_bytes()),
             }
-            // Rounded as a Float32Array rounds.
-            InputType::Floats => out.extend_from_slice(&(number.value as f32).to_le_bytes()),
-            _ => out.extend_from_slice(&number.value.to_le_bytes()),
-        }
-        i = skip_ws(number.end);
-        match bytes.get(i) {
-            Some(b',') => i = skip_ws(i + 1),
-            Some(b']') => return Some(i + 1),
-            _ => return None,
+            if !self.eat(b',') {
+                return self.expect(b']');
+            }
         }
     }
 }

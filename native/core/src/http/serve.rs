@@ -123,13 +123,7 @@ async fn handle(ctx: Arc<Context>, req: Request<Incoming>) -> Result<Response<Bo
         None => None,
     };
     Ok(match answered {
-        Some(json) => {
-            let mut response = Response::new(full(json));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
+        Some(json) => json_response(StatusCode::OK, json),
         None => {
             // The frontend gets the bytes read (one over the limit at most, enough for its 413), framed
             // anew.
@@ -169,13 +163,20 @@ async fn predict(
     };
     let count = inputs.count();
     let first = ctx.shared.allocate_query_ids(count as u64);
-    let mut done: Vec<Option<(Completion, bool)>> = (0..count).map(|_| None).collect();
+    // Without a target every query gets the no-model default; with one, each is a hit or gets a channel.
+    let mut done: Vec<(Completion, bool)> = (0..count)
+        .map(|i| {
+            let id = first + i as u64;
+            let none = Completion::without_model(id, Status::NoConnectedModel, Vec::new());
+            (none, false)
+        })
+        .collect();
     if let Some(target) = &route.target {
         let mut receivers = Vec::new();
         let hit = |i: usize, output: &[u8]| {
             let completion =
                 Completion::without_model(first + i as u64, Status::Ok, output.to_vec());
-            done[i] = Some((completion, true));
+            done[i] = (completion, true);
             true
         };
         let reply = Reply::Channels(&mut receivers);
@@ -198,22 +199,9 @@ async fn predict(
                 let why = b"Server is shutting down".to_vec();
                 Completion::without_model(first + i as u64, Status::Dropped, why)
             });
-            done[i] = Some((completion, false));
+            done[i] = (completion, false);
         }
     }
-    let done: Vec<(Completion, bool)> = done
-        .into_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            d.unwrap_or_else(|| {
-                let id = first + i as u64;
-                (
-                    Completion::without_model(id, Status::NoConnectedModel, Vec::new()),
-                    false,
-                )
-            })
-        })
-        .collect();
     let mut json = Vec::with_capacity(64 * count + 24);
     if parsed.batch {
         json.extend_from_slice(b"{\"batch_predictions\":[");
@@ -290,12 +278,16 @@ async fn forward_parts(ctx: &Context, mut parts: Parts, body: Body) -> Response<
                 "cause": format!("Cannot reach the query frontend: {err}"),
                 "code": "internal",
             });
-            let mut response = Response::new(full(body.to_string()));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, body.to_string())
         }
     }
+}
+
+fn json_response(status: StatusCode, json: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(full(json));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }

@@ -87,7 +87,7 @@ impl Shared {
         mut hit: impl FnMut(usize, &[u8]) -> bool,
         reply: Reply<'_>,
     ) -> Result<(), Refused> {
-        if self.table.key(model).is_none() {
+        if !self.table.contains(model) {
             return Err(Refused::UnknownModel(model));
         }
         let count = inputs.count();
