@@ -5,6 +5,7 @@
  */
 
 import type { LoadFigures } from "./wrk.ts";
+import { accounted } from "./cpu.ts";
 
 const VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.13.0";
 
@@ -39,6 +40,12 @@ export interface VegetaRun {
 
 export interface OpenLoopFigures extends LoadFigures {
   readonly offered_per_second: number;
+}
+
+/** An attack's figures, with vegeta's own CPU (in cores) and the machine's idle cores while it ran. */
+export interface OpenLoopRun extends OpenLoopFigures {
+  readonly generator_cores: number;
+  readonly idle_cores: number;
 }
 
 /** Parses `vegeta report -type=json`. */
@@ -78,7 +85,7 @@ export function vegetaAttackArgs(run: VegetaRun, targets: string): string[] {
 export const VEGETA_ENV = { GOGC: "off", GOMEMLIMIT: "4GiB" } as const;
 
 /** Runs one fixed-rate attack into a results file, then reports it (so reporting takes no CPU meanwhile). */
-export async function runVegeta(run: VegetaRun, work_dir: string): Promise<OpenLoopFigures> {
+export async function runVegeta(run: VegetaRun, work_dir: string): Promise<OpenLoopRun> {
   const vegeta = await vegetaPath();
   const targets = `${work_dir}/targets.jsonl`;
   const results = `${work_dir}/vegeta-results.bin`;
@@ -91,12 +98,14 @@ export async function runVegeta(run: VegetaRun, work_dir: string): Promise<OpenL
     })
   );
   await Deno.writeTextFile(targets, lines.join("\n") + "\n");
-  const attacked = await new Deno.Command(vegeta, {
-    args: [...vegetaAttackArgs(run, targets), `-output=${results}`],
-    env: VEGETA_ENV,
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
+  const { result: attacked, generator_cores, idle_cores } = await accounted(() =>
+    new Deno.Command(vegeta, {
+      args: [...vegetaAttackArgs(run, targets), `-output=${results}`],
+      env: VEGETA_ENV,
+      stdout: "null",
+      stderr: "inherit",
+    }).output()
+  );
   if (!attacked.success) throw new Error(`vegeta attack failed with exit code ${attacked.code}`);
   const reported = await new Deno.Command(vegeta, {
     args: ["report", "-type=json", results],
@@ -104,5 +113,9 @@ export async function runVegeta(run: VegetaRun, work_dir: string): Promise<OpenL
   }).output();
   await Deno.remove(results);
   if (!reported.success) throw new Error(`vegeta report failed with exit code ${reported.code}`);
-  return parseVegeta(new TextDecoder().decode(reported.stdout), run.rate_per_second);
+  return {
+    ...parseVegeta(new TextDecoder().decode(reported.stdout), run.rate_per_second),
+    generator_cores,
+    idle_cores,
+  };
 }

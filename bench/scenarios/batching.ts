@@ -55,6 +55,8 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
         batch_of_one_model_answers_per_second: spread([single.answered]),
         adaptive_requests_per_second: adaptive.series.requests_per_second,
         adaptive_p99_ms: adaptive.series.p99_ms,
+        adaptive_wrk_cores: adaptive.series.generator_cores,
+        adaptive_idle_cores: adaptive.series.idle_cores,
         batch_of_one_requests_per_second: single.series.requests_per_second,
         batch_of_one_p99_ms: single.series.p99_ms,
         ceiling_requests_per_second: bare.requests_per_second,

@@ -48,6 +48,8 @@ async function closedLoopScenario(
         requests_per_second: measured.requests_per_second,
         p50_ms: measured.p50_ms,
         p99_ms: measured.p99_ms,
+        wrk_cores: measured.generator_cores,
+        idle_cores: measured.idle_cores,
         ceiling_requests_per_second: bare.requests_per_second,
         ceiling_p99_ms: bare.p99_ms,
       },

@@ -8,6 +8,7 @@ import { type LoadFigures, runWrk, wrkArgs } from "../lib/wrk.ts";
 import { type Spread, spread } from "../lib/result.ts";
 import { startCeiling } from "../lib/servers.ts";
 import { stop } from "../lib/processes.ts";
+import { accounted } from "../lib/cpu.ts";
 
 export interface Context {
   /** Seconds of each measured run. */
@@ -35,6 +36,9 @@ export interface Series {
   readonly p50_ms: Spread;
   readonly p99_ms: Spread;
   readonly errors: number;
+  /** wrk's own CPU, in cores, and the machine's idle cores, over each measured run. */
+  readonly generator_cores: Spread;
+  readonly idle_cores: Spread;
   /** The wrk command line of one measured run. */
   readonly command: string;
 }
@@ -56,13 +60,22 @@ export async function closedLoop(
   if (ctx.warmup_s > 0) await runWrk({ ...run, duration_s: ctx.warmup_s });
   await warmed();
   const runs: LoadFigures[] = [];
-  for (let i = 0; i < ctx.runs; i++) runs.push(await runWrk(run));
+  const generator: number[] = [];
+  const idle: number[] = [];
+  for (let i = 0; i < ctx.runs; i++) {
+    const { result, generator_cores, idle_cores } = await accounted(() => runWrk(run));
+    runs.push(result);
+    generator.push(generator_cores);
+    idle.push(idle_cores);
+  }
   return {
     runs,
     requests_per_second: spread(runs.map((r) => r.requests_per_second)),
     p50_ms: spread(runs.map((r) => r.p50_ms)),
     p99_ms: spread(runs.map((r) => r.p99_ms)),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    generator_cores: spread(generator),
+    idle_cores: spread(idle),
     command: `wrk ${wrkArgs(run).join(" ").replace(root, "")}`,
   };
 }

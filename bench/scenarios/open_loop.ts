@@ -96,9 +96,12 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         achieved_per_second: spread(runs.map((r) => r.requests_per_second)),
         p50_ms: spread(runs.map((r) => r.p50_ms)),
         p99_ms: p99,
+        vegeta_cores: spread(runs.map((r) => r.generator_cores)),
+        idle_cores: spread(runs.map((r) => r.idle_cores)),
         model_peak_requests_per_second: spread([peak]),
         ceiling_requests_per_second: bare.requests_per_second,
         ceiling_p99_ms_at_same_rate: spread([bareOpen.p99_ms]),
+        ceiling_vegeta_cores_at_same_rate: spread([bareOpen.generator_cores]),
       },
       targets: [
         atMost("p99 latency at half the peak (ms)", p99.median, 2),
