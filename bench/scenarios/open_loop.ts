@@ -5,7 +5,7 @@
  * inputs and must measure the model path.
  */
 
-import { atMost, type CurvePoint, type ScenarioResult, spread } from "../lib/result.ts";
+import { atMost, type CurvePoint, type ScenarioResult, type Spread, spread } from "../lib/result.ts";
 import { residentKib, stop, stopAll } from "../lib/processes.ts";
 import { type Clipper, startCeiling, startClipper } from "../lib/servers.ts";
 import { runVegeta, VEGETA_ENV, vegetaAttackArgs } from "../lib/vegeta.ts";
@@ -14,11 +14,12 @@ import { NOOP_SETUP } from "./closed_loop.ts";
 
 const BODIES = Array.from({ length: 2000 }, (_, i) => `{"input": [${i}, ${i / 7}, 3.0]}`);
 
-/** Starts Clipper without a cache and measures its closed-loop peak (one run). */
-async function clipperAndPeak(ctx: Context): Promise<{ clipper: Clipper; peak: number }> {
+/** Starts Clipper without a cache and measures its closed-loop peak (the median of the measured runs: one
+ * run's peak moved the half-peak rate by a third between two runs of a day). */
+async function clipperAndPeak(ctx: Context): Promise<{ clipper: Clipper; peak: Spread }> {
   const clipper = await startClipper({ ...NOOP_SETUP, prediction_cache_bytes: 0 }, ctx.log_dir);
-  const peak = await closedLoop({ ...ctx, runs: 1 }, clipper.url, script("unique_inputs.lua"));
-  return { clipper, peak: peak.requests_per_second.median };
+  const { requests_per_second } = await closedLoop(ctx, clipper.url, script("unique_inputs.lua"));
+  return { clipper, peak: requests_per_second };
 }
 
 function vegetaCommand(rate: number, duration_s: number): string {
@@ -33,11 +34,11 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
   try {
     const { clipper, peak } = await clipperAndPeak(ctx);
     const url = `${clipper.url}/bench/predict`;
-    const half = Math.max(1, Math.round(peak / 2));
+    const half = Math.max(1, Math.round(peak.median / 2));
     const fractions = ctx.smoke ? [0.25] : [0.1, 0.25, 0.75, 0.9];
     const curve: CurvePoint[] = [];
     for (const f of fractions) {
-      const rate = Math.max(1, Math.round(peak * f));
+      const rate = Math.max(1, Math.round(peak.median * f));
       const r = await runVegeta(
         { url, bodies: BODIES, rate_per_second: rate, duration_s: ctx.duration_s },
         ctx.log_dir,
@@ -98,7 +99,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         p99_ms: p99,
         vegeta_cores: spread(runs.map((r) => r.generator_cores)),
         idle_cores: spread(runs.map((r) => r.idle_cores)),
-        model_peak_requests_per_second: spread([peak]),
+        model_peak_requests_per_second: peak,
         ceiling_requests_per_second: bare.requests_per_second,
         ceiling_p99_ms_at_same_rate: spread([bareOpen.p99_ms]),
         ceiling_vegeta_cores_at_same_rate: spread([bareOpen.generator_cores]),
@@ -108,7 +109,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         atMost("default outputs at half the peak", defaults, 0),
       ],
       notes: {
-        peak_share_of_ceiling: Number((peak / bare.requests_per_second.median).toFixed(3)),
+        peak_share_of_ceiling: Number((peak.median / bare.requests_per_second.median).toFixed(3)),
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
         mean_batch_size: Number(after.mean_batch_size.toFixed(1)),
       },
@@ -122,7 +123,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
 export async function soak(ctx: Context): Promise<ScenarioResult> {
   try {
     const { clipper, peak } = await clipperAndPeak(ctx);
-    const half = Math.max(1, Math.round(peak / 2));
+    const half = Math.max(1, Math.round(peak.median / 2));
     // Resident memory once a second while the attack runs (vegeta reports after it, with the server idle).
     const samples: number[] = [];
     const started = performance.now();
