@@ -22,17 +22,8 @@ export function parseMachineTicks(procStat: string): MachineTicks {
   if (!fields || fields.length < 8 || fields.some((n) => !Number.isFinite(n))) {
     throw new Error(`Not a /proc/stat text: "${procStat.slice(0, 80)}"`);
   }
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return { idle: idle + iowait, total: user + nice + system + idle + iowait + irq + softirq + steal };
+  // user, nice, system, idle, iowait, irq, softirq, steal
+  return { idle: fields[3]! + fields[4]!, total: fields.reduce((sum, n) => sum + n, 0) };
 }
 
 /** CPU seconds of a process's children that have finished and been waited for (`cutime` + `cstime` of
