@@ -59,9 +59,14 @@ Deno.test("a container killed mid-batch costs only its queries their answer, eac
     assert.equal(answers.length, 3);
     assert.ok(answers.every((a) => a.default && a.output === "fallback"));
     assert.equal(new Set(answers.map((a) => a.query_id)).size, 3);
+    // Its closed connection took it off the list at once, not after its silence timeout.
+    const listed = (await server.admin("get_all_containers", { verbose: true })).body as {
+      model_name: string;
+    }[];
+    assert.equal(listed.filter((c) => c.model_name === "slow").length, 0);
     // A fresh replica serves the next query.
     containers.push(Container.start(server, "clipper_container.examples.sum", "slow", "doubles"));
-    await server.waitForReplicas("slow", 2);
+    await server.waitForReplicas("slow");
     const next = await server.predict("shop", { input: [4] });
     assert.deepEqual(
       [(next.body as { output: unknown }).output, (next.body as { default: boolean }).default],

@@ -18,7 +18,7 @@ export const SYMBOLS = {
     parameters: ["buffer", "usize", "u32", "u32", "u32", "u64", "buffer"],
     result: "i32",
   },
-  /** (core) -> status: stops the engine thread and wakes pollers with CLOSED. Idempotent. */
+  /** (core) -> status: stops the core thread and wakes pollers with CLOSED. Idempotent. */
   clipper_core_close: { parameters: ["pointer"], result: "i32" },
   /** (core) -> void */
   clipper_core_free: { parameters: ["pointer"], result: "void" },

@@ -106,7 +106,7 @@ export class ServingCore {
     this.#pump = this.#runPump();
   }
 
-  /** Loads the library, binds the RPC endpoint and starts the engine thread. */
+  /** Loads the library, binds the RPC endpoint and starts the core thread. */
   static open(options: CoreOptions): ServingCore {
     const lib = openLibrary(options.library_path);
     const endpoint = encoder.encode(options.rpc_endpoint);

@@ -1,6 +1,6 @@
 //! Completions: answered queries waiting for the frontend to collect them in batches.
 //!
-//! Owns the hand-over between the engine thread and the caller of `clipper_poll_completions`, and the
+//! Owns the hand-over between the core thread and the caller of `clipper_poll_completions`, and the
 //! record layout written into the caller's buffer. One lock per engine iteration and per poll, never one
 //! callback per query (DESIGN.md §2). Must not decide outcomes.
 //!

@@ -1,5 +1,5 @@
 //! The model table: stable numeric ids for `name:version` keys, shared by the FFI thread (which hands ids
-//! to the frontend) and the engine thread (which meets the same keys when containers connect).
+//! to the frontend) and the engine (which meets the same keys when containers connect).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

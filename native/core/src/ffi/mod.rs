@@ -111,7 +111,7 @@ pub extern "C" fn clipper_abi_version() -> u32 {
     CLIPPER_ABI_VERSION
 }
 
-/// Binds the RPC endpoint and starts the engine thread, with a prediction cache of
+/// Binds the RPC endpoint and starts the core thread, with a prediction cache of
 /// `prediction_cache_bytes` (zero: no cache).
 ///
 /// # Safety
@@ -155,7 +155,7 @@ pub unsafe extern "C" fn clipper_core_new(
     })
 }
 
-/// Stops the engine thread and wakes any waiting `clipper_poll_completions` with `CLIPPER_CLOSED`.
+/// Stops the core thread (and the query front on it) and wakes any waiting `clipper_poll_completions` with `CLIPPER_CLOSED`.
 /// Queries not yet answered are abandoned: the caller answers them. Idempotent.
 ///
 /// # Safety
@@ -358,7 +358,7 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
     })
 }
 
-/// Starts the native HTTP front on `host:port` (0: any free port) and writes the bound port to
+/// Starts the native HTTP front on `host:port` (0: any free port), on the core thread, and writes the bound port to
 /// `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
 /// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
 /// `max_body_bytes` it reads and forwards one byte more than the limit, no further.
@@ -391,7 +391,7 @@ pub unsafe extern "C" fn clipper_http_start(
         };
         let bound = core
             .front
-            .start(core.runtime.shared.clone(), &config)
+            .start(core.runtime.shared.clone(), &core.runtime.handle, &config)
             .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         write_out(out_port, bound.into(), "out_port")
     })
@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn a_submit_with_bad_offsets_or_an_unknown_model_takes_nothing() {
-        let core = open(b"inproc://ffi-test", 10, 0);
+        let core = open(b"tcp://127.0.0.1:0", 10, 0);
         let model = configure(core);
         let data = [0u8; 16];
         let (code, _) = submit(core, model, 1000, 1, &[0, 9, 8], &data);
@@ -728,7 +728,7 @@ mod tests {
 
     #[test]
     fn cached_inputs_are_answered_inside_submit_and_only_misses_are_queued() {
-        let core = open(b"inproc://ffi-cache-test", 10, 1 << 20);
+        let core = open(b"tcp://127.0.0.1:0", 10, 1 << 20);
         let model = configure(core);
         let shared = unsafe { &(*core).runtime.shared };
         lock(&shared.cache).insert(model, &[1; 8], b"cached");

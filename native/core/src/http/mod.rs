@@ -1,6 +1,7 @@
 //! The native HTTP front of the query port: `POST /{app}/predict` parsed, submitted and answered in Rust,
-//! on its own thread, so the common request never enters the JavaScript runtime (where HTTP alone cost
-//! more than the rest of the request; bench/results/README.md).
+//! on the core thread beside the engine, so the common request never enters the JavaScript runtime (where
+//! HTTP alone cost more than the rest of the request) nor waits for another thread to wake
+//! (bench/results/README.md).
 //!
 //! Owns the query port's listener, the app table it answers from (published by src/routing), and the
 //! counters of what it answered (merged into `/metrics` by the frontend). Must not validate beyond what it
@@ -14,7 +15,6 @@ pub mod predict;
 mod serve;
 
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
@@ -34,7 +34,8 @@ pub struct FrontConfig<'a> {
 
 struct Running {
     stop: oneshot::Sender<()>,
-    thread: JoinHandle<()>,
+    /// Disconnected when the serving task ends.
+    ended: std::sync::mpsc::Receiver<()>,
 }
 
 #[derive(Default)]
@@ -45,8 +46,14 @@ pub struct Front {
 }
 
 impl Front {
-    /// Binds the query port and starts serving on a new thread; returns the bound port.
-    pub fn start(&self, shared: Arc<Shared>, config: &FrontConfig<'_>) -> Result<u16, String> {
+    /// Binds the query port and starts serving on the core's runtime (`runtime::Runtime::handle`), so a
+    /// request and its batch share one thread; returns the bound port.
+    pub fn start(
+        &self,
+        shared: Arc<Shared>,
+        core: &tokio::runtime::Handle,
+        config: &FrontConfig<'_>,
+    ) -> Result<u16, String> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
             return Err("The query front is already serving".into());
@@ -56,37 +63,27 @@ impl Front {
             .map_err(|e| format!("Cannot bind the query port \"{address}\": {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| format!("Cannot start the query front: {e}"))?;
+        let listener = {
+            // Registering with the runtime's I/O driver needs its context.
+            let _entered = core.enter();
+            tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| format!("Cannot serve the query port \"{address}\": {e}"))?
+        };
         let (stop, stopped) = oneshot::channel();
-        let apps = self.apps.clone();
-        let metrics = self.metrics.clone();
-        let fallback = format!("127.0.0.1:{}", config.fallback_port);
-        let max_body_bytes = config.max_body_bytes;
-        let thread = std::thread::Builder::new()
-            .name("clipper-http".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        eprintln!("clipper core: cannot serve the query port \"{address}\"");
-                        return;
-                    };
-                    let ctx = Arc::new(serve::Context {
-                        shared,
-                        apps,
-                        metrics,
-                        max_body_bytes,
-                        fallback,
-                        client: serve::Context::client(),
-                    });
-                    serve::serve(listener, ctx, stopped).await;
-                });
-            })
-            .map_err(|e| format!("Cannot start the query front: {e}"))?;
-        *running = Some(Running { stop, thread });
+        let (end, ended) = std::sync::mpsc::sync_channel::<()>(0);
+        let ctx = Arc::new(serve::Context {
+            shared,
+            apps: self.apps.clone(),
+            metrics: self.metrics.clone(),
+            max_body_bytes: config.max_body_bytes,
+            fallback: format!("127.0.0.1:{}", config.fallback_port),
+            client: serve::Context::client(),
+        });
+        core.spawn(async move {
+            serve::serve(listener, ctx, stopped).await;
+            drop(end);
+        });
+        *running = Some(Running { stop, ended });
         Ok(port)
     }
 
@@ -99,9 +96,10 @@ impl Front {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(Running { stop, thread }) = running {
+        if let Some(Running { stop, ended }) = running {
             let _ = stop.send(());
-            let _ = thread.join();
+            // Returns when the task ends, or at once when the core thread has already stopped.
+            let _ = ended.recv();
         }
     }
 }

@@ -1,7 +1,9 @@
-//! RPC with model containers: the Clipper v3 codec. The socket itself lives in `runtime`, which owns the
-//! one thread allowed to touch it; this module must stay free of I/O so it can be tested byte for byte.
+//! RPC with model containers: the Clipper v3 codec and the ZMTP 3 framing under it. The socket itself
+//! lives in `runtime::router`, on the core thread; this module must stay free of I/O so it can be tested
+//! byte for byte.
 
 pub mod codec;
+pub mod zmtp;
 
 pub use codec::{
     decode_container_message, encode_heartbeat, encode_prediction_request, ContainerMessage,

@@ -1,37 +1,45 @@
-//! The engine thread: the one thread that owns the ZeroMQ ROUTER socket and the engine.
+//! The core thread: one thread, one single-threaded tokio runtime, running the engine, the RPC socket
+//! (`router`) and, once started, the query port's HTTP front (`crate::http`).
 //!
-//! Owns the clock, the socket and the wake-up path. Callers on other threads talk to it only through
-//! `Shared`: commands go into one mutex-guarded vector and an eventfd wakes the poll loop; answers come
-//! back through the completion queue. Must not make decisions about queries: that is the engine's job.
+//! Owns the clock, the socket and the wake-up path. A predict request taken by the HTTP front, the batch
+//! it joins and the container's answer all stay on this thread: no hand-off to another thread anywhere
+//! in the round trip (the hand-offs had cost more than the work; bench/results/README.md). Callers on
+//! other threads (the C ABI) talk to it only through `Shared`: commands go into one mutex-guarded vector
+//! and a `Notify` wakes the engine task; answers come back through the completion queue. Must not make
+//! decisions about queries: that is the engine's job.
 //!
-//! Waking is the costly part (a syscall for the submitter, a context switch for the engine), so it is
-//! skipped when it cannot change anything: a submission needs no wake-up while every replica is busy and
-//! every model has one (its queries can only leave with the next answer, which wakes the engine anyway)
-//! and its deadline is no earlier than the engine's own next wake-up. Under load that turns one wake-up per request into about
-//! one per batch. The engine publishes both facts after each turn and then looks at the command vector
-//! once more, so a submitter that read stale facts is always seen.
+//! Waking from another thread is the costly part (a syscall for the submitter, a context switch for the
+//! core thread), so it is skipped when it cannot change anything: a submission needs no wake-up while
+//! every replica is busy and every model has one (its queries can only leave with the next answer, which
+//! wakes the engine anyway) and its deadline is no earlier than the engine's own next wake-up. The engine
+//! publishes both facts after each turn and then looks at the command vector once more, so a submitter
+//! that read stale facts is always seen.
 
+pub mod router;
 pub mod submit;
 
 use std::collections::HashMap;
-use std::os::fd::RawFd;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
+use self::router::{Inbound, Router};
 use crate::cache::PredictionCache;
 use crate::completion::{Completion, CompletionQueue};
 use crate::engine::{lock, Command, Engine, EngineConfig, ModelTable, Snapshot};
 
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
-/// Upper bound on messages received per loop turn, so timers and sends are never starved.
-const RECV_BURST: usize = 4096;
+/// The longest the engine sleeps without looking at the clock.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
 
-/// State shared between the engine thread and its callers.
+/// State shared between the core thread and its callers.
 pub struct Shared {
     commands: Mutex<Vec<Command>>,
-    wake_fd: RawFd,
+    wake: Notify,
     wake_pending: AtomicBool,
     stopping: AtomicBool,
     /// The engine's published facts for skipping wake-ups (see the module doc): whether it could act on a
@@ -52,7 +60,7 @@ pub struct Shared {
     waiters: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Completion>>>,
 }
 
-/// Returned when the engine thread has stopped.
+/// Returned when the core thread has stopped.
 #[derive(Debug)]
 pub struct Stopped;
 
@@ -75,11 +83,17 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(command);
-        // One eventfd write per burst: the engine clears `wake_pending` before it drains commands.
-        if needs_wake && !self.wake_pending.swap(true, Ordering::AcqRel) {
-            self.wake();
+        if needs_wake {
+            self.nudge();
         }
         Ok(())
+    }
+
+    /// Wakes the engine task, once per burst: the engine clears `wake_pending` before it looks for work.
+    fn nudge(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
     }
 
     fn lock_waiters(
@@ -108,19 +122,6 @@ impl Shared {
             .is_empty()
     }
 
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own; a full counter only means a
-        // wake-up is already due, so the result needs no handling.
-        unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
-    }
-
-    fn clear_wake(&self) {
-        let mut value: u64 = 0;
-        // SAFETY: reading 8 bytes into a valid u64 from a non-blocking eventfd we own.
-        unsafe { libc::read(self.wake_fd, (&mut value as *mut u64).cast(), 8) };
-    }
-
     /// The engine's last published snapshot, with the cache figures read now (the cache is shared, so
     /// they need not wait for a publication).
     pub fn snapshot(&self) -> Option<Snapshot> {
@@ -134,62 +135,57 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // SAFETY: the fd was opened by `Runtime::start` and is closed exactly once, here.
-        unsafe { libc::close(self.wake_fd) };
-    }
-}
-
 pub struct Runtime {
     pub shared: Arc<Shared>,
+    /// Where the HTTP front spawns its tasks, so that they share the engine's thread.
+    pub handle: tokio::runtime::Handle,
+    /// The RPC socket's bound address (its port when the endpoint asked for any).
+    pub rpc_address: SocketAddr,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// The address in a `tcp://host:port` endpoint; `*` stands for every interface, as in ZeroMQ.
+fn tcp_address(endpoint: &str) -> Option<(&str, u16)> {
+    let (host, port) = endpoint.strip_prefix("tcp://")?.rsplit_once(':')?;
+    let host = match host {
+        "*" => "0.0.0.0",
+        _ => host.trim_start_matches('[').trim_end_matches(']'),
+    };
+    Some((host, port.parse().ok()?))
+}
+
 impl Runtime {
-    /// Binds the ROUTER socket at `endpoint` (e.g. `tcp://127.0.0.1:7000`) and starts the engine thread,
-    /// with a prediction cache of `cache_capacity_bytes` (zero: none) and at most `max_outstanding`
-    /// queries submitted and not yet answered.
+    /// Binds the RPC socket at `endpoint` (`tcp://host:port`, e.g. `tcp://127.0.0.1:7000`) and starts the
+    /// core thread, with a prediction cache of `cache_capacity_bytes` (zero: none) and at most
+    /// `max_outstanding` queries submitted and not yet answered.
     pub fn start(
         endpoint: &str,
         config: EngineConfig,
         cache_capacity_bytes: usize,
         max_outstanding: usize,
     ) -> Result<Runtime, String> {
-        let context = zmq::Context::new();
-        let socket = context
-            .socket(zmq::ROUTER)
-            .map_err(|e| format!("Cannot create the RPC socket: {e}"))?;
-        socket
-            .set_linger(0)
-            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
-        // No high-water mark: admission control happens at submit, not by silently dropped frames.
-        socket
-            .set_sndhwm(0)
-            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
-        socket
-            .set_rcvhwm(0)
-            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
-        // Report sends to peers whose connection is gone, so dead replicas are dropped at once.
-        socket
-            .set_router_mandatory(true)
-            .map_err(|e| format!("Cannot configure the RPC socket: {e}"))?;
-        socket
-            .bind(endpoint)
-            .map_err(|e| format!("Cannot bind the RPC endpoint \"{endpoint}\": {e}"))?;
-        // SAFETY: plain syscall; the result is checked.
-        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if wake_fd < 0 {
-            return Err(format!(
-                "Cannot create the wake-up eventfd: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        let cannot_bind =
+            |why: String| format!("Cannot bind the RPC endpoint \"{endpoint}\": {why}");
+        let address =
+            tcp_address(endpoint).ok_or_else(|| cannot_bind("expected tcp://host:port".into()))?;
+        let listener =
+            std::net::TcpListener::bind(address).map_err(|e| cannot_bind(e.to_string()))?;
+        let rpc_address = listener
+            .local_addr()
+            .map_err(|e| cannot_bind(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| cannot_bind(e.to_string()))?;
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("Cannot start the core thread: {e}"))?;
         let table = Arc::new(ModelTable::default());
         let cache = Arc::new(Mutex::new(PredictionCache::new(cache_capacity_bytes)));
         let shared = Arc::new(Shared {
             commands: Mutex::new(Vec::new()),
-            wake_fd,
+            wake: Notify::new(),
             wake_pending: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             could_act: AtomicBool::new(true),
@@ -205,25 +201,38 @@ impl Runtime {
             waiters: Mutex::new(HashMap::new()),
         });
         let engine = Engine::new(config, table, cache, Instant::now());
+        let handle = tokio.handle().clone();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
-            .name("clipper-engine".into())
+            .name("clipper-core".into())
             .spawn(move || {
-                // The context must outlive the socket; both die with the thread.
-                let _context = context;
-                run(socket, &thread_shared, engine);
+                tokio.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(err) => {
+                            eprintln!("clipper core: cannot serve the RPC socket: {err}");
+                            return;
+                        }
+                    };
+                    let router = Arc::new(Router::default());
+                    tokio::spawn(router.clone().accept(listener, thread_shared.clone()));
+                    run(&thread_shared, &router, engine).await;
+                });
+                // Dropping the runtime here ends every task on it: connections, the front, the listener.
             })
-            .map_err(|e| format!("Cannot start the engine thread: {e}"))?;
+            .map_err(|e| format!("Cannot start the core thread: {e}"))?;
         Ok(Runtime {
             shared,
+            handle,
+            rpc_address,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Stops the engine thread and closes the completion queue. Idempotent.
+    /// Stops the core thread and closes the completion queue. Idempotent.
     pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        self.shared.wake();
+        self.shared.wake.notify_one();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
@@ -239,49 +248,34 @@ impl Drop for Runtime {
     }
 }
 
-fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
-    let mut frames: Vec<zmq::Message> = Vec::new();
+async fn run(shared: &Shared, router: &Router, mut engine: Engine) {
     let mut next_snapshot = Instant::now();
     let mut more_commands = false;
     while !shared.stopping.load(Ordering::Acquire) {
-        let wait = engine
-            .next_wakeup()
-            .saturating_duration_since(Instant::now());
-        let timeout_ms = if more_commands {
-            0
+        if more_commands {
+            // Let the tasks on this thread run between turns.
+            tokio::task::yield_now().await;
         } else {
-            wait.as_micros().div_ceil(1000).min(1000) as i64
-        };
-        let mut items = [
-            socket.as_poll_item(zmq::POLLIN),
-            zmq::PollItem::from_fd(shared.wake_fd, zmq::POLLIN),
-        ];
-        if let Err(err) = zmq::poll(&mut items, timeout_ms) {
-            if err != zmq::Error::EINTR {
-                eprintln!("clipper core: polling the RPC socket failed: {err}");
+            let until = engine.next_wakeup().min(Instant::now() + MAX_SLEEP);
+            tokio::select! {
+                () = shared.wake.notified() => {}
+                () = tokio::time::sleep_until(until.into()) => {}
             }
-            continue;
-        }
-        let (socket_ready, woken) = (items[0].is_readable(), items[1].is_readable());
-        let now = Instant::now();
-        if woken {
-            shared.clear_wake();
         }
         shared.wake_pending.store(false, Ordering::Release);
+        let now = Instant::now();
         let commands =
             std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|p| p.into_inner()));
         for command in commands {
             engine.apply(command, now);
         }
-        if socket_ready {
-            for _ in 0..RECV_BURST {
-                if !receive(&socket, &mut frames) {
-                    break;
+        for inbound in router.take_inbound() {
+            match inbound {
+                Inbound::Message(identity, frames) => {
+                    let frames: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+                    engine.on_message(&identity, &frames, now);
                 }
-                if let Some((identity, rest)) = frames.split_first() {
-                    let rest: Vec<&[u8]> = rest.iter().map(|m| &m[..]).collect();
-                    engine.on_message(identity, &rest, now);
-                }
+                Inbound::Gone(identity) => engine.on_unreachable(&identity, now),
             }
         }
         engine.on_tick(Instant::now());
@@ -289,7 +283,7 @@ fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
         while !engine.outbox.is_empty() {
             let mut unreachable = Vec::new();
             for (identity, message) in engine.outbox.drain(..) {
-                if !send(&socket, &identity, &message) {
+                if !router.send(&identity, &message) {
                     unreachable.push(identity);
                 }
             }
@@ -297,57 +291,46 @@ fn run(socket: zmq::Socket, shared: &Shared, mut engine: Engine) {
                 engine.on_unreachable(&identity, Instant::now());
             }
         }
-        let answered = engine.done.len();
-        if answered > 0 {
-            shared.deliver(&mut engine.done);
-            shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
-        }
+        // Published before the answers go out, so a client that saw an answer sees the membership it
+        // came from (a replica whose loss answered it is already gone).
         let now = Instant::now();
         if engine.take_membership_changed() || now >= next_snapshot {
             *shared.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.snapshot(now));
             next_snapshot = now + SNAPSHOT_EVERY;
         }
+        let answered = engine.done.len();
+        if answered > 0 {
+            shared.deliver(&mut engine.done);
+            shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
+        }
         more_commands = shared.publish_wake_facts(&engine);
     }
 }
 
-/// Receives one whole multipart message without blocking; false when none is waiting.
-fn receive(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> bool {
-    frames.clear();
-    loop {
-        let mut message = zmq::Message::new();
-        let flags = if frames.is_empty() { zmq::DONTWAIT } else { 0 };
-        match socket.recv(&mut message, flags) {
-            Ok(()) => {
-                let more = message.get_more();
-                frames.push(message);
-                if !more {
-                    return true;
-                }
-            }
-            Err(zmq::Error::EAGAIN) => return false,
-            Err(err) => {
-                eprintln!("clipper core: receiving from the RPC socket failed: {err}");
-                return false;
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Sends one message; false when the peer is unreachable (its connection has closed).
-fn send(socket: &zmq::Socket, identity: &[u8], message: &[crate::rpc::Frame]) -> bool {
-    let result = socket.send(identity, zmq::SNDMORE).and_then(|()| {
-        let last = message.len().saturating_sub(1);
-        message.iter().enumerate().try_for_each(|(i, frame)| {
-            socket.send(frame.as_ref(), if i < last { zmq::SNDMORE } else { 0 })
-        })
-    });
-    match result {
-        Ok(()) => true,
-        Err(zmq::Error::EHOSTUNREACH) => false,
-        Err(err) => {
-            eprintln!("clipper core: sending to a container failed: {err}");
-            true
-        }
+    #[test]
+    fn endpoints_name_a_tcp_host_and_port_with_star_for_every_interface() {
+        assert_eq!(
+            tcp_address("tcp://127.0.0.1:7000"),
+            Some(("127.0.0.1", 7000))
+        );
+        assert_eq!(tcp_address("tcp://*:7000"), Some(("0.0.0.0", 7000)));
+        assert_eq!(tcp_address("tcp://[::1]:7000"), Some(("::1", 7000)));
+        assert_eq!(tcp_address("ipc:///tmp/clipper"), None);
+        assert_eq!(tcp_address("tcp://127.0.0.1"), None);
+        assert_eq!(tcp_address("tcp://127.0.0.1:70000"), None);
+    }
+
+    #[test]
+    fn an_endpoint_that_cannot_be_bound_is_refused_naming_it() {
+        let start = |endpoint| Runtime::start(endpoint, EngineConfig::default(), 0, 1).err();
+        let refused = start("inproc://clipper").unwrap();
+        assert!(refused.starts_with("Cannot bind the RPC endpoint \"inproc://clipper\""));
+        let taken = Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 1).unwrap();
+        let endpoint = format!("tcp://127.0.0.1:{}", taken.rpc_address.port());
+        assert!(start(&endpoint).is_some());
     }
 }

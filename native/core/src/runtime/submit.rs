@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn answers_of_channel_submissions_go_to_their_channels_not_the_poll() {
-        let (runtime, model) = runtime("inproc://submit-channels", 10);
+        let (runtime, model) = runtime("tcp://127.0.0.1:0", 10);
         let shared = &runtime.shared;
         let first = shared.allocate_query_ids(2);
         let inputs = Inputs {
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_refused_submission_queues_nothing_and_leaves_no_channel() {
-        let (runtime, model) = runtime("inproc://submit-refused", 1);
+        let (runtime, model) = runtime("tcp://127.0.0.1:0", 1);
         let shared = &runtime.shared;
         let inputs = Inputs {
             offsets: &[0, 8, 16],
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn query_ids_are_never_handed_out_twice() {
-        let (runtime, _) = runtime("inproc://submit-ids", 1);
+        let (runtime, _) = runtime("tcp://127.0.0.1:0", 1);
         let a = runtime.shared.allocate_query_ids(3);
         let b = runtime.shared.allocate_query_ids(1);
         assert_eq!(b, a + 3);

@@ -1,0 +1,398 @@
+//! The RPC socket: the ROUTER end of ZMTP 3 over TCP, on the core thread's tokio runtime.
+//!
+//! Owns the listener, one task per container connection, and the routing identities. It replaces libzmq
+//! on our side of the wire (containers keep theirs) so that a batch goes from the engine to the kernel,
+//! and an answer from the kernel to the engine, without crossing a thread. Behaves like a libzmq ROUTER
+//! with `ROUTER_MANDATORY` and no high-water mark: a peer without a connection is reported unreachable,
+//! a peer that sets no identity gets a generated one, and a second connection claiming an identity in use
+//! is refused. Must not interpret messages: it hands whole ones to the engine through `Shared`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use super::Shared;
+use crate::registry::Identity;
+use crate::rpc::zmtp::{self, ZmtpError, GREETING_BYTES, MAX_MESSAGE_BYTES};
+use crate::rpc::Frame;
+
+/// A handshake slower than this (a port scanner, a stuck peer) is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the connections hand to the engine.
+pub enum Inbound {
+    Message(Identity, Vec<Bytes>),
+    /// The connection closed: whatever the engine sent it is lost.
+    Gone(Identity),
+}
+
+struct Peer {
+    write: OwnedWriteHalf,
+    /// Encoded bytes the kernel has not taken yet, in order.
+    pending: Mutex<Vec<u8>>,
+    /// Tells the connection's task to wait until the socket takes more.
+    backlog: Notify,
+}
+
+impl Peer {
+    fn pending(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes what the kernel takes now; what is left waits for `writable`. False when the connection
+    /// is broken (its task sees that too and reports it gone).
+    fn flush(&self) -> bool {
+        let mut pending = self.pending();
+        let mut written = 0;
+        while written < pending.len() {
+            match self.write.try_write(&pending[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.backlog.notify_one();
+                    break;
+                }
+                Err(_) => return false,
+            }
+        }
+        pending.drain(..written);
+        true
+    }
+}
+
+#[derive(Default)]
+struct Peers {
+    by_identity: HashMap<Identity, Arc<Peer>>,
+    /// libzmq's scheme for peers that set no identity: a zero byte, then a counter.
+    next_generated: u32,
+}
+
+#[derive(Default)]
+pub struct Router {
+    peers: Mutex<Peers>,
+    inbound: Mutex<Vec<Inbound>>,
+}
+
+impl Router {
+    fn peers(&self) -> MutexGuard<'_, Peers> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Messages and departures since the last call, in arrival order.
+    pub fn take_inbound(&self) -> Vec<Inbound> {
+        std::mem::take(&mut *self.inbound.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Queues `frames` to `identity` and writes what the socket takes now; false when no connection has
+    /// that identity (it closed), like a mandatory ROUTER's EHOSTUNREACH.
+    pub fn send(&self, identity: &[u8], frames: &[Frame]) -> bool {
+        let Some(peer) = self.peers().by_identity.get(identity).cloned() else {
+            return false;
+        };
+        zmtp::put_message(&mut peer.pending(), frames);
+        peer.flush()
+    }
+
+    /// Accepts container connections until the runtime stops.
+    pub async fn accept(self: Arc<Self>, listener: TcpListener, shared: Arc<Shared>) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(self.clone().connection(stream, shared.clone()));
+                }
+                Err(err) => {
+                    // Out of descriptors, say: keep serving the connections there are.
+                    eprintln!("clipper core: accepting a container connection failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream, shared: Arc<Shared>) {
+        let (stream, claimed, buffered) =
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream)).await {
+                Ok(Ok(done)) => done,
+                Ok(Err(HandshakeFailed::Protocol(err))) => {
+                    eprintln!("clipper core: refused a container connection: {err}");
+                    return;
+                }
+                // Closed or timed out mid-handshake: nothing was registered, nothing to report.
+                Ok(Err(HandshakeFailed::Io)) | Err(_) => return,
+            };
+        let (read, write) = stream.into_split();
+        let Some((identity, peer)) = self.register(&claimed, write) else {
+            let claimed = String::from_utf8_lossy(&claimed);
+            eprintln!("clipper core: refused a container connection claiming identity \"{claimed}\", which is in use");
+            return;
+        };
+        if let Err(err) = self.serve(&identity, &peer, read, buffered, &shared).await {
+            eprintln!("clipper core: closed a container connection: {err}");
+        }
+        self.peers().by_identity.remove(&identity);
+        self.push(Inbound::Gone(identity), &shared);
+    }
+
+    /// Registers a new peer under `claimed` or, when it claimed none, a generated identity; `None` when
+    /// `claimed` is in use.
+    fn register(&self, claimed: &[u8], write: OwnedWriteHalf) -> Option<(Identity, Arc<Peer>)> {
+        let mut peers = self.peers();
+        // Identities starting with a zero byte are reserved for generated ones, as in libzmq.
+        let identity = if claimed.first().is_none_or(|&b| b == 0) {
+            peers.next_generated = peers.next_generated.wrapping_add(1);
+            let mut generated = vec![0];
+            generated.extend_from_slice(&peers.next_generated.to_be_bytes());
+            generated
+        } else {
+            claimed.to_vec()
+        };
+        if peers.by_identity.contains_key(&identity) {
+            return None;
+        }
+        let peer = Arc::new(Peer {
+            write,
+            pending: Mutex::new(Vec::new()),
+            backlog: Notify::new(),
+        });
+        peers.by_identity.insert(identity.clone(), peer.clone());
+        Some((identity, peer))
+    }
+
+    fn push(&self, inbound: Inbound, shared: &Shared) {
+        self.inbound
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(inbound);
+        shared.nudge();
+    }
+
+    /// Reads whole messages until the connection closes or breaks the protocol, and waits for the socket
+    /// whenever the engine left bytes it did not take.
+    async fn serve(
+        &self,
+        identity: &Identity,
+        peer: &Peer,
+        mut read: OwnedReadHalf,
+        mut buf: BytesMut,
+        shared: &Shared,
+    ) -> Result<(), String> {
+        let mut message: Vec<Bytes> = Vec::new();
+        let mut message_bytes = 0usize;
+        loop {
+            let mut arrived = Vec::new();
+            while let Some(head) = zmtp::next_frame(&buf).map_err(|e| e.to_string())? {
+                let frame = buf
+                    .split_to(head.header_len + head.body_len)
+                    .freeze()
+                    .slice(head.header_len..);
+                if head.command {
+                    // ZMTP 3.1 heartbeats, if the peer turned them on; other commands mean nothing here.
+                    if let Some((b"PING", ping)) = zmtp::command_parts(&frame) {
+                        peer.pending().extend_from_slice(&zmtp::pong_for(ping));
+                        if !peer.flush() {
+                            return Ok(());
+                        }
+                    }
+                    continue;
+                }
+                message_bytes += frame.len();
+                if message_bytes > MAX_MESSAGE_BYTES {
+                    return Err(ZmtpError::TooLarge(message_bytes as u64).to_string());
+                }
+                message.push(frame);
+                if !head.more {
+                    arrived.push(Inbound::Message(
+                        identity.clone(),
+                        std::mem::take(&mut message),
+                    ));
+                    message_bytes = 0;
+                }
+            }
+            if !arrived.is_empty() {
+                self.inbound
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .append(&mut arrived);
+                shared.nudge();
+            }
+            buf.reserve(READ_CHUNK);
+            let backlog = !peer.pending().is_empty();
+            tokio::select! {
+                read = read.read_buf(&mut buf) => match read {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    // A reset from a container that exited is how connections usually end.
+                    Err(_) => return Ok(()),
+                },
+                ready = peer.write.writable(), if backlog => {
+                    if ready.is_err() || !peer.flush() {
+                        return Ok(());
+                    }
+                }
+                // The engine left a backlog: look again with `backlog` set.
+                () = peer.backlog.notified() => {}
+            }
+        }
+    }
+}
+
+enum HandshakeFailed {
+    Protocol(ZmtpError),
+    Io,
+}
+
+impl From<ZmtpError> for HandshakeFailed {
+    fn from(err: ZmtpError) -> Self {
+        HandshakeFailed::Protocol(err)
+    }
+}
+
+impl From<std::io::Error> for HandshakeFailed {
+    fn from(_: std::io::Error) -> Self {
+        HandshakeFailed::Io
+    }
+}
+
+/// Greets, reads the peer's greeting and READY, and answers READY. Returns the stream, the identity the
+/// peer claimed (maybe empty) and whatever it sent after READY.
+async fn handshake(
+    mut stream: TcpStream,
+) -> Result<(TcpStream, Identity, BytesMut), HandshakeFailed> {
+    // Both greetings and READYs may cross: a NULL handshake has no round trip to wait for.
+    let mut hello = zmtp::greeting().to_vec();
+    hello.extend_from_slice(&zmtp::ready());
+    stream.write_all(&hello).await?;
+    let mut greeting = [0u8; GREETING_BYTES];
+    stream.read_exact(&mut greeting).await?;
+    zmtp::check_greeting(&greeting)?;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        if let Some(head) = zmtp::next_frame(&buf)? {
+            if !head.command {
+                return Err(ZmtpError::Unexpected.into());
+            }
+            let frame = buf.split_to(head.header_len + head.body_len);
+            let identity = zmtp::parse_ready(&frame[head.header_len..])?;
+            return Ok((stream, identity, buf));
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(HandshakeFailed::Io);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::engine::EngineConfig;
+    use crate::runtime::Runtime;
+
+    const MSG_NEW_CONTAINER: u32 = 0;
+    const MSG_HEARTBEAT: u32 = 2;
+    const RPC_VERSION: u32 = 3;
+
+    fn runtime() -> Runtime {
+        Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
+    }
+
+    /// A container's socket, as our containers open it: a libzmq DEALER.
+    fn dealer(runtime: &Runtime, context: &zmq::Context, identity: Option<&[u8]>) -> zmq::Socket {
+        let socket = context.socket(zmq::DEALER).unwrap();
+        socket.set_linger(0).unwrap();
+        socket.set_rcvtimeo(5_000).unwrap();
+        if let Some(identity) = identity {
+            socket.set_identity(identity).unwrap();
+        }
+        let port = runtime.rpc_address.port();
+        socket.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        socket
+    }
+
+    fn heartbeat(socket: &zmq::Socket) {
+        let frames: [&[u8]; 2] = [b"", &MSG_HEARTBEAT.to_le_bytes()];
+        socket.send_multipart(frames, 0).unwrap();
+    }
+
+    fn introduce(socket: &zmq::Socket, name: &str) {
+        let frames: [&[u8]; 6] = [
+            b"",
+            &MSG_NEW_CONTAINER.to_le_bytes(),
+            name.as_bytes(),
+            b"1",
+            b"3",
+            &RPC_VERSION.to_le_bytes(),
+        ];
+        socket.send_multipart(frames, 0).unwrap();
+    }
+
+    fn replicas(runtime: &Runtime) -> Vec<String> {
+        let snapshot = runtime.shared.snapshot();
+        let mut names: Vec<String> = snapshot.map_or_else(Vec::new, |s| {
+            s.replicas.iter().map(|r| r.model_name.clone()).collect()
+        });
+        names.sort();
+        names
+    }
+
+    /// Waits (boundedly: the engine publishes on every membership change) until `replicas` is `expected`.
+    fn await_replicas(runtime: &Runtime, expected: &[&str]) {
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut seen = replicas(runtime);
+        while seen != expected && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+            seen = replicas(runtime);
+        }
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_libzmq_dealer_is_greeted_and_asked_for_its_metadata() {
+        let runtime = runtime();
+        let context = zmq::Context::new();
+        let socket = dealer(&runtime, &context, None);
+        heartbeat(&socket);
+        let answer = socket.recv_multipart(0).unwrap();
+        let expected = vec![
+            Vec::new(),
+            RPC_VERSION.to_le_bytes().to_vec(),
+            MSG_HEARTBEAT.to_le_bytes().to_vec(),
+            1u32.to_le_bytes().to_vec(),
+        ];
+        assert_eq!(answer, expected);
+    }
+
+    #[test]
+    fn a_container_whose_connection_closes_is_dropped_at_once() {
+        let runtime = runtime();
+        let context = zmq::Context::new();
+        let socket = dealer(&runtime, &context, None);
+        introduce(&socket, "noop");
+        await_replicas(&runtime, &["noop"]);
+        drop(socket);
+        await_replicas(&runtime, &[]);
+    }
+
+    #[test]
+    fn a_second_connection_claiming_an_identity_in_use_is_refused() {
+        let runtime = runtime();
+        let context = zmq::Context::new();
+        let first = dealer(&runtime, &context, Some(b"replica-a"));
+        introduce(&first, "first");
+        await_replicas(&runtime, &["first"]);
+        let second = dealer(&runtime, &context, Some(b"replica-a"));
+        introduce(&second, "second");
+        // The refused connection never reaches the engine; a third, distinct peer shows the second was
+        // read past, not merely slow.
+        let third = dealer(&runtime, &context, Some(b"replica-c"));
+        introduce(&third, "third");
+        await_replicas(&runtime, &["first", "third"]);
+    }
+}
