@@ -1,11 +1,9 @@
 # The Clipper frontend: the Deno query and admin APIs over the Rust serving core.
 # Build from the repository root: docker build -f containers/docker/frontend.Dockerfile -t clipper/frontend .
 
-# The core is built in its own stage: libzmq is compiled from source by the zmq crate (cmake, g++).
+# The core is built in its own stage. It speaks ZMTP itself, so the library needs no libzmq (only its tests
+# build one, and they do not run here).
 FROM rust:1.95-slim-bookworm AS core
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake g++ make pkg-config \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY native/ native/
 RUN cargo build --release --manifest-path native/Cargo.toml

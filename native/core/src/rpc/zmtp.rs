@@ -46,7 +46,9 @@ impl std::fmt::Display for ZmtpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ZmtpError::NotZmtp => write!(f, "the peer does not speak ZMTP"),
-            ZmtpError::OldVersion(v) => write!(f, "the peer speaks ZMTP revision {v}, older than 3"),
+            ZmtpError::OldVersion(v) => {
+                write!(f, "the peer speaks ZMTP revision {v}, older than 3")
+            }
             ZmtpError::Mechanism(m) => write!(f, "the peer asks for security mechanism \"{m}\""),
             ZmtpError::BadReady => write!(f, "the peer's READY command is malformed"),
             ZmtpError::SocketType(t) => write!(f, "a \"{t}\" socket cannot talk to a ROUTER"),
