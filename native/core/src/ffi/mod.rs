@@ -155,8 +155,8 @@ pub unsafe extern "C" fn clipper_core_new(
     })
 }
 
-/// Stops the core thread (and the query front on it) and wakes any waiting `clipper_poll_completions` with `CLIPPER_CLOSED`.
-/// Queries not yet answered are abandoned: the caller answers them. Idempotent.
+/// Stops the core thread (and the query front on it) and wakes any waiting `clipper_poll_completions`
+/// with `CLIPPER_CLOSED`. Queries not yet answered are abandoned: the caller answers them. Idempotent.
 ///
 /// # Safety
 /// `core` must be a live handle.
@@ -358,8 +358,8 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
     })
 }
 
-/// Starts the native HTTP front on `host:port` (0: any free port), on the core thread, and writes the bound port to
-/// `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
+/// Starts the native HTTP front on `host:port` (0: any free port), on the core thread, and writes the
+/// bound port to `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
 /// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
 /// `max_body_bytes` it reads and forwards one byte more than the limit, no further.
 ///
@@ -391,7 +391,7 @@ pub unsafe extern "C" fn clipper_http_start(
         };
         let bound = core
             .front
-            .start(core.runtime.shared.clone(), &core.runtime.handle, &config)
+            .start(&core.runtime, &config)
             .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         write_out(out_port, bound.into(), "out_port")
     })

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::runtime::Shared;
+use crate::runtime::{listen, Runtime};
 pub use apps::AppTable;
 pub use metrics::FrontMetrics;
 
@@ -46,45 +46,33 @@ pub struct Front {
 }
 
 impl Front {
-    /// Binds the query port and starts serving on the core's runtime (`runtime::Runtime::handle`), so a
-    /// request and its batch share one thread; returns the bound port.
-    pub fn start(
-        &self,
-        shared: Arc<Shared>,
-        core: &tokio::runtime::Handle,
-        config: &FrontConfig<'_>,
-    ) -> Result<u16, String> {
+    /// Binds the query port and starts serving on the core's thread (`runtime::Runtime`), so a request and
+    /// its batch share one thread; returns the bound port.
+    pub fn start(&self, core: &Runtime, config: &FrontConfig<'_>) -> Result<u16, String> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
             return Err("The query front is already serving".into());
         }
-        let address = format!("{}:{}", config.host, config.port);
-        let listener = std::net::TcpListener::bind((config.host, config.port))
-            .map_err(|e| format!("Cannot bind the query port \"{address}\": {e}"))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let listener = {
-            // Registering with the runtime's I/O driver needs its context.
-            let _entered = core.enter();
-            tokio::net::TcpListener::from_std(listener)
-                .map_err(|e| format!("Cannot serve the query port \"{address}\": {e}"))?
-        };
+        let (listener, bound) = listen(&core.handle, (config.host, config.port)).map_err(|e| {
+            let address = format!("{}:{}", config.host, config.port);
+            format!("Cannot bind the query port \"{address}\": {e}")
+        })?;
         let (stop, stopped) = oneshot::channel();
         let (end, ended) = std::sync::mpsc::sync_channel::<()>(0);
         let ctx = Arc::new(serve::Context {
-            shared,
+            shared: core.shared.clone(),
             apps: self.apps.clone(),
             metrics: self.metrics.clone(),
             max_body_bytes: config.max_body_bytes,
             fallback: format!("127.0.0.1:{}", config.fallback_port),
             client: serve::Context::client(),
         });
-        core.spawn(async move {
+        core.handle.spawn(async move {
             serve::serve(listener, ctx, stopped).await;
             drop(end);
         });
         *running = Some(Running { stop, ended });
-        Ok(port)
+        Ok(bound.port())
     }
 
     /// Stops listening, lets the requests already taken finish (for a bounded time, `serve::DRAIN`) and

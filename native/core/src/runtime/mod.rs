@@ -19,7 +19,7 @@ pub mod router;
 pub mod submit;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -144,6 +144,20 @@ pub struct Runtime {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Binds `address` for tasks on `runtime`. The bind itself happens on the caller's thread, so a taken port
+/// is reported to the caller rather than discovered later on the core thread.
+pub fn listen(
+    runtime: &tokio::runtime::Handle,
+    address: impl ToSocketAddrs,
+) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = std::net::TcpListener::bind(address)?;
+    let bound = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    // Registering with the runtime's I/O driver needs its context.
+    let _entered = runtime.enter();
+    Ok((tokio::net::TcpListener::from_std(listener)?, bound))
+}
+
 /// The address in a `tcp://host:port` endpoint; `*` stands for every interface, as in ZeroMQ.
 fn tcp_address(endpoint: &str) -> Option<(&str, u16)> {
     let (host, port) = endpoint.strip_prefix("tcp://")?.rsplit_once(':')?;
@@ -168,19 +182,13 @@ impl Runtime {
             |why: String| format!("Cannot bind the RPC endpoint \"{endpoint}\": {why}");
         let address =
             tcp_address(endpoint).ok_or_else(|| cannot_bind("expected tcp://host:port".into()))?;
-        let listener =
-            std::net::TcpListener::bind(address).map_err(|e| cannot_bind(e.to_string()))?;
-        let rpc_address = listener
-            .local_addr()
-            .map_err(|e| cannot_bind(e.to_string()))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| cannot_bind(e.to_string()))?;
         let tokio = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
             .map_err(|e| format!("Cannot start the core thread: {e}"))?;
+        let (listener, rpc_address) =
+            listen(tokio.handle(), address).map_err(|e| cannot_bind(e.to_string()))?;
         let table = Arc::new(ModelTable::default());
         let cache = Arc::new(Mutex::new(PredictionCache::new(cache_capacity_bytes)));
         let shared = Arc::new(Shared {
@@ -207,13 +215,6 @@ impl Runtime {
             .name("clipper-core".into())
             .spawn(move || {
                 tokio.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(err) => {
-                            eprintln!("clipper core: cannot serve the RPC socket: {err}");
-                            return;
-                        }
-                    };
                     let router = Arc::new(Router::default());
                     tokio::spawn(router.clone().accept(listener, thread_shared.clone()));
                     run(&thread_shared, &router, engine).await;

@@ -137,7 +137,7 @@ impl Router {
             eprintln!("clipper core: closed a container connection: {err}");
         }
         self.peers().by_identity.remove(&identity);
-        self.push(Inbound::Gone(identity), &shared);
+        self.push(&mut vec![Inbound::Gone(identity)], &shared);
     }
 
     /// Registers a new peer under `claimed` or, when it claimed none, a generated identity; `None` when
@@ -165,11 +165,12 @@ impl Router {
         Some((identity, peer))
     }
 
-    fn push(&self, inbound: Inbound, shared: &Shared) {
+    /// Hands `arrived` to the engine (leaving it empty) and wakes it.
+    fn push(&self, arrived: &mut Vec<Inbound>, shared: &Shared) {
         self.inbound
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(inbound);
+            .append(arrived);
         shared.nudge();
     }
 
@@ -216,11 +217,7 @@ impl Router {
                 }
             }
             if !arrived.is_empty() {
-                self.inbound
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .append(&mut arrived);
-                shared.nudge();
+                self.push(&mut arrived, shared);
             }
             buf.reserve(READ_CHUNK);
             let backlog = !peer.pending().is_empty();
