@@ -1,5 +1,5 @@
 /**
- * The open-loop scenarios (vegeta at fixed rates): `openloop`, latency against offered load with the
+ * The open-loop scenarios (oha at fixed rates): `openloop`, latency against offered load with the
  * target at half the model path's peak, and `soak`, half the peak held for minutes while the frontend's
  * resident memory is sampled. Both turn the prediction cache off, since they cycle through a pool of
  * inputs and must measure the model path.
@@ -8,7 +8,7 @@
 import { atMost, type CurvePoint, type ScenarioResult, type Spread, spread } from "../lib/result.ts";
 import { residentKib, stop, stopAll } from "../lib/processes.ts";
 import { type Clipper, startCeiling, startClipper } from "../lib/servers.ts";
-import { runVegeta, VEGETA_ENV, vegetaAttackArgs } from "../lib/vegeta.ts";
+import { ohaArgs, runOha } from "../lib/oha.ts";
 import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
 
@@ -22,12 +22,9 @@ async function clipperAndPeak(ctx: Context): Promise<{ clipper: Clipper; peak: S
   return { clipper, peak: requests_per_second };
 }
 
-function vegetaCommand(rate: number, duration_s: number): string {
-  const args = vegetaAttackArgs({ url: "", bodies: [], rate_per_second: rate, duration_s }, "targets.jsonl");
-  const env = Object.entries(VEGETA_ENV).map(([k, v]) => `${k}=${v}`).join(" ");
-  return `${env} vegeta ${
-    args.join(" ")
-  } -output=results.bin; vegeta report -type=json results.bin  (targets: ${BODIES.length} predict bodies)`;
+function ohaCommand(url: string, rate: number, duration_s: number): string {
+  const args = ohaArgs({ url, bodies: [], rate_per_second: rate, duration_s }, "bodies.txt");
+  return `oha ${args.join(" ")}  (bodies: ${BODIES.length} predict bodies, one per line)`;
 }
 
 export async function openloop(ctx: Context): Promise<ScenarioResult> {
@@ -39,7 +36,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     const curve: CurvePoint[] = [];
     for (const f of fractions) {
       const rate = Math.max(1, Math.round(peak.median * f));
-      const r = await runVegeta(
+      const r = await runOha(
         { url, bodies: BODIES, rate_per_second: rate, duration_s: ctx.duration_s },
         ctx.log_dir,
       );
@@ -55,7 +52,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     const runs = [];
     for (let i = 0; i < ctx.runs; i++) {
       runs.push(
-        await runVegeta(
+        await runOha(
           { url, bodies: BODIES, rate_per_second: half, duration_s: ctx.duration_s },
           ctx.log_dir,
         ),
@@ -75,7 +72,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
     // The load generator's own latency at this rate: the ceiling under the same open-loop attack.
     const { url: ceilingUrl, server } = await startCeiling(ctx.log_dir);
-    const bareOpen = await runVegeta(
+    const bareOpen = await runOha(
       {
         url: `${ceilingUrl}/bench/predict`,
         bodies: BODIES,
@@ -91,18 +88,18 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
       scenario: "openloop",
       description:
         "Open loop at 50 % of the model path's closed-loop peak (noop container, cache off), and a latency curve",
-      commands: [...clipper.commands, vegetaCommand(half, ctx.duration_s)],
+      commands: [...clipper.commands, ohaCommand(url, half, ctx.duration_s)],
       figures: {
         offered_per_second: spread(runs.map((r) => r.offered_per_second)),
         achieved_per_second: spread(runs.map((r) => r.requests_per_second)),
         p50_ms: spread(runs.map((r) => r.p50_ms)),
         p99_ms: p99,
-        vegeta_cores: spread(runs.map((r) => r.generator_cores)),
+        oha_cores: spread(runs.map((r) => r.generator_cores)),
         idle_cores: spread(runs.map((r) => r.idle_cores)),
         model_peak_requests_per_second: peak,
         ceiling_requests_per_second: bare.requests_per_second,
         ceiling_p99_ms_at_same_rate: spread([bareOpen.p99_ms]),
-        ceiling_vegeta_cores_at_same_rate: spread([bareOpen.generator_cores]),
+        ceiling_oha_cores_at_same_rate: spread([bareOpen.generator_cores]),
       },
       targets: [
         atMost("p99 latency at half the peak (ms)", p99.median, 2),
@@ -110,6 +107,8 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
       ],
       notes: {
         peak_share_of_ceiling: Number((peak.median / bare.requests_per_second.median).toFixed(3)),
+        // The same attack on the bare ceiling shows what the machine and the generator add by themselves.
+        p99_over_ceiling_p99: Number((p99.median / bareOpen.p99_ms).toFixed(2)),
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
         mean_batch_size: Number(after.mean_batch_size.toFixed(1)),
       },
@@ -124,7 +123,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
   try {
     const { clipper, peak } = await clipperAndPeak(ctx);
     const half = Math.max(1, Math.round(peak.median / 2));
-    // Resident memory once a second while the attack runs (vegeta reports after it, with the server idle).
+    // Resident memory once a second while the attack runs.
     const samples: number[] = [];
     const started = performance.now();
     const sample = async () => {
@@ -135,7 +134,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
     const sampler = setInterval(() => void sample().catch(() => {}), 1000);
     let load;
     try {
-      load = await runVegeta({
+      load = await runOha({
         url: `${clipper.url}/bench/predict`,
         bodies: BODIES,
         rate_per_second: half,
@@ -159,7 +158,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
       scenario: "soak",
       description:
         `Soak: ${ctx.soak_s} s at 50 % of the model path's peak (noop container, cache off), frontend memory sampled each second`,
-      commands: [...clipper.commands, vegetaCommand(half, ctx.soak_s)],
+      commands: [...clipper.commands, ohaCommand(`${clipper.url}/bench/predict`, half, ctx.soak_s)],
       figures: {
         achieved_per_second: spread([load.requests_per_second]),
         p99_ms: spread([load.p99_ms]),
