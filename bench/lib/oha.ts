@@ -13,7 +13,8 @@ import { accounted } from "./cpu.ts";
 
 export const OHA_VERSION = "1.16.0";
 
-export const OHA_INSTALL = ["install", "oha", "--locked", "--version", OHA_VERSION];
+/** `--force`: an oha of another version, or one cargo did not install, is replaced rather than refused. */
+export const OHA_INSTALL = ["install", "oha", "--locked", "--force", "--version", OHA_VERSION];
 
 function cargoBin(): string {
   const home = Deno.env.get("CARGO_HOME") ?? `${Deno.env.get("HOME")}/.cargo`;
