@@ -35,7 +35,7 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
       // Queries past the objective get the default output, which wrk counts as answered: the rate that
       // matters is the model's own answers.
       const answered = (seen.predictions - before.predictions) / (ctx.runs * ctx.duration_s);
-      return { clipper, series, seen, answered };
+      return { clipper, series, before, seen, answered };
     };
     const adaptive = await measure(-1);
     const single = await measure(1);
@@ -64,8 +64,8 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
       targets: [atLeast("adaptive model answers/s over batch-of-one", Number(gain.toFixed(2)), 10)],
       notes: {
         adaptive_mean_batch_size: Number(adaptive.seen.mean_batch_size.toFixed(1)),
-        adaptive_default_outputs: adaptive.seen.default_outputs,
-        batch_of_one_default_outputs: single.seen.default_outputs,
+        adaptive_default_outputs: adaptive.seen.default_outputs - adaptive.before.default_outputs,
+        batch_of_one_default_outputs: single.seen.default_outputs - single.before.default_outputs,
         adaptive_share_of_ceiling: Number(
           (adaptive.series.requests_per_second.median / bare.requests_per_second.median).toFixed(3),
         ),

@@ -123,6 +123,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
   try {
     const { clipper, peak } = await clipperAndPeak(ctx);
     const half = Math.max(1, Math.round(peak.median / 2));
+    const before = await counters(clipper.url);
     // Resident memory once a second while the attack runs.
     const samples: number[] = [];
     const started = performance.now();
@@ -169,7 +170,11 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
         atMost("resident memory growth (fraction)", Number(growth.toFixed(3)), 0.1),
         atMost("resident memory (MiB)", Number(maxMib.toFixed(1)), 300),
       ],
-      notes: { samples: samples.length, default_outputs: seen.default_outputs, errors: load.errors },
+      notes: {
+        samples: samples.length,
+        default_outputs: seen.default_outputs - before.default_outputs,
+        errors: load.errors,
+      },
     };
   } finally {
     await stopAll();
