@@ -95,6 +95,8 @@ export interface FrontendCounters {
   readonly predictions: number;
   readonly cache_hits: number;
   readonly mean_batch_size: number;
+  /** Batches the core sent to containers, including those whose queries all missed their deadline. */
+  readonly batches_sent: number;
 }
 
 /** Counters from the frontend's GET /metrics for app "bench" and model "m:1". */
@@ -102,12 +104,15 @@ export async function counters(url: string): Promise<FrontendCounters> {
   const m = await (await fetch(`${url}/metrics`)).json();
   const app = m.apps?.bench;
   const model = m.models?.["m:1"];
-  if (!app || !model) throw new Error(`The frontend's metrics have no app "bench" or model "m:1"`);
+  if (!app || !model || !m.core) {
+    throw new Error(`The frontend's metrics have no app "bench", model "m:1" or core counters`);
+  }
   return {
     default_outputs: app.default_outputs,
     predictions: model.predictions,
     cache_hits: model.cache_hits,
     mean_batch_size: model.batch_size.mean,
+    batches_sent: m.core.batches_sent,
   };
 }
 
