@@ -74,7 +74,7 @@ fn queue(c: &mut Criterion) {
                     input: Frame::Owned(Vec::new()),
                 });
             }
-            black_box(q.pop_batch(32, now, |_| true))
+            black_box(q.pop_batch(32, now, Duration::ZERO, |_| true))
         })
     });
 }

@@ -92,11 +92,36 @@ struct Model {
     configured: bool,
     sizer: Box<dyn BatchSizer>,
     queue: DeadlineQueue,
+    /// A moving average of its batches' round trips: a query with less time left than this would be
+    /// computed only to miss its deadline, taking the replica from queries that can still make theirs.
+    round_trip: Duration,
 }
 
 impl Model {
+    fn new(name: String, version: String, input_type: InputType, configured: bool) -> Model {
+        Model {
+            name,
+            version,
+            input_type,
+            configured,
+            sizer: sizer_for(1, Duration::MAX),
+            queue: DeadlineQueue::default(),
+            round_trip: Duration::ZERO,
+        }
+    }
+
     fn label(&self) -> String {
         format!("{}:{}", self.name, self.version)
+    }
+
+    /// Weighs each new round trip by an eighth, so one slow batch does not shed a queue.
+    fn observe(&mut self, size: usize, latency: Duration) {
+        self.sizer.observe(size, latency);
+        self.round_trip = if self.round_trip.is_zero() {
+            latency
+        } else {
+            (self.round_trip * 7 + latency) / 8
+        };
     }
 }
 
@@ -190,14 +215,10 @@ impl Engine {
                 latency_objective,
             } => {
                 let (name, version) = self.table.key(model).unwrap_or_default();
-                let entry = self.models.entry(model).or_insert_with(|| Model {
-                    name,
-                    version,
-                    input_type,
-                    configured: true,
-                    sizer: sizer_for(batch_size, latency_objective),
-                    queue: DeadlineQueue::default(),
-                });
+                let entry = self
+                    .models
+                    .entry(model)
+                    .or_insert_with(|| Model::new(name, version, input_type, true));
                 entry.input_type = input_type;
                 entry.configured = true;
                 entry.sizer = sizer_for(batch_size, latency_objective);
@@ -367,14 +388,10 @@ impl Engine {
             return;
         }
         let model_id = self.table.id_for(name, version);
-        let model = self.models.entry(model_id).or_insert_with(|| Model {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            input_type,
-            configured: false,
-            sizer: sizer_for(1, Duration::MAX),
-            queue: DeadlineQueue::default(),
-        });
+        let model = self
+            .models
+            .entry(model_id)
+            .or_insert_with(|| Model::new(name.to_owned(), version.to_owned(), input_type, false));
         if model.configured && model.input_type != input_type {
             self.counters.refused_containers += 1;
             eprintln!(
@@ -417,7 +434,7 @@ impl Engine {
         let latency = now.saturating_duration_since(batch.sent_at);
         let size = batch.queries.len();
         if let Some(model) = self.models.get_mut(&batch.model) {
-            model.sizer.observe(size, latency);
+            model.observe(size, latency);
         }
         let failure = match result {
             BatchResult::Outputs(outputs) if outputs.len() == size => {
@@ -467,9 +484,13 @@ impl Engine {
         };
         for identity in self.registry.idle_for(model_id) {
             let pending = &self.pending;
-            let queries = model
-                .queue
-                .pop_batch(model.sizer.max_batch(), now, |id| pending.contains(&id));
+            // Queries due before a round trip could answer them are left to their deadline's default.
+            let queries =
+                model
+                    .queue
+                    .pop_batch(model.sizer.max_batch(), now, model.round_trip, |id| {
+                        pending.contains(&id)
+                    });
             if queries.is_empty() {
                 break;
             }

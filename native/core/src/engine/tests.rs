@@ -220,6 +220,30 @@ fn queries_that_expired_while_queued_are_not_sent() {
 }
 
 #[test]
+fn a_query_with_less_time_left_than_a_round_trip_is_left_to_its_default_and_the_next_one_is_sent() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    h.submit(&[2], 5);
+    h.submit(&[3], 30);
+    let (_, first, _) = h.sent_batches()[0].clone();
+    // A 60 ms round trip: when the replica frees up, query 2 has 45 ms left and query 3 has 70.
+    h.recv(b"c1", response(first, &["a"]), 60);
+    let sent = h.sent_batches();
+    assert_eq!(sent.len(), 1);
+    h.recv(b"c1", response(sent[0].1, &["c"]), 70);
+    h.engine.on_tick(h.at(105));
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::Ok, b"a".to_vec()),
+            (2, Status::DeadlineMissed, vec![]),
+            (3, Status::Ok, b"c".to_vec())
+        ]
+    );
+}
+
+#[test]
 fn a_batch_error_answers_its_queries_and_the_replica_keeps_serving() {
     let mut h = Harness::new(1);
     h.connect(b"c1");

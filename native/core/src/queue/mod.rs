@@ -1,11 +1,12 @@
 //! Per-model earliest-deadline-first queue of queries waiting for a replica.
 //!
-//! Owns ordering and expiry on the way out: a query whose deadline has passed is never put in a batch (the
-//! timer answers it with the default output). Must not decide batch sizes (`batching`) or answer queries.
+//! Owns ordering and expiry on the way out: a query whose deadline has passed is never put in a batch, nor
+//! one with less than a round trip left while others can still make theirs (the timer answers them with
+//! the default output). Must not decide batch sizes (`batching`) or answer queries.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::rpc::Frame;
 
@@ -67,22 +68,40 @@ impl DeadlineQueue {
         self.heap.is_empty()
     }
 
-    /// Takes up to `max` live queries, earliest deadline first. Queries already expired at `now`, or no
-    /// longer `live` (answered elsewhere), are discarded on the way.
+    /// Takes up to `max` live queries, earliest deadline first, skipping those with less than `round_trip`
+    /// left: answering them late would take the replica from queries that can still make their deadline
+    /// (their deadline's timer answers them). Queries already expired at `now`, or no longer `live`
+    /// (answered elsewhere), are discarded on the way. When every live query is too close to its
+    /// deadline, the batch is the latest-due of them: a model slower than its objective still gets work,
+    /// and its next round trip can correct an estimate that a slow first batch inflated.
     pub fn pop_batch(
         &mut self,
         max: usize,
         now: Instant,
+        round_trip: Duration,
         live: impl Fn(u64) -> bool,
     ) -> Vec<Query> {
+        let cutoff = now + round_trip;
         let mut batch = Vec::with_capacity(max.min(self.heap.len()));
+        let mut too_late = VecDeque::new();
         while batch.len() < max {
             let Some(Entry { query, .. }) = self.heap.pop() else {
                 break;
             };
-            if query.deadline > now && live(query.id) {
-                batch.push(query);
+            if query.deadline <= now || !live(query.id) {
+                continue;
             }
+            if query.deadline > cutoff {
+                batch.push(query);
+            } else {
+                if too_late.len() == max {
+                    too_late.pop_front();
+                }
+                too_late.push_back(query);
+            }
+        }
+        if batch.is_empty() {
+            batch.extend(too_late);
         }
         batch
     }
@@ -101,7 +120,6 @@ impl DeadlineQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn query(id: u64, deadline: Instant) -> Query {
         Query {
@@ -119,7 +137,11 @@ mod tests {
         q.push(query(2, t0 + Duration::from_millis(10)));
         q.push(query(3, t0 + Duration::from_millis(30)));
         q.push(query(4, t0 + Duration::from_millis(20)));
-        let ids: Vec<u64> = q.pop_batch(3, t0, |_| true).iter().map(|q| q.id).collect();
+        let ids: Vec<u64> = q
+            .pop_batch(3, t0, Duration::ZERO, |_| true)
+            .iter()
+            .map(|q| q.id)
+            .collect();
         assert_eq!(ids, vec![2, 4, 1]);
         assert_eq!(q.len(), 1);
     }
@@ -133,11 +155,47 @@ mod tests {
         q.push(query(3, t0 + Duration::from_millis(60)));
         let now = t0 + Duration::from_millis(10);
         let ids: Vec<u64> = q
-            .pop_batch(10, now, |id| id != 3)
+            .pop_batch(10, now, Duration::ZERO, |id| id != 3)
             .iter()
             .map(|q| q.id)
             .collect();
         assert_eq!(ids, vec![2]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn queries_with_less_than_a_round_trip_left_are_skipped_for_those_that_can_make_it() {
+        let t0 = Instant::now();
+        let mut q = DeadlineQueue::default();
+        for (id, due) in [(1, 5), (2, 8), (3, 30), (4, 40)] {
+            q.push(query(id, t0 + Duration::from_millis(due)));
+        }
+        let ids: Vec<u64> = q
+            .pop_batch(1, t0, Duration::from_millis(10), |_| true)
+            .iter()
+            .map(|q| q.id)
+            .collect();
+        assert_eq!(ids, vec![3]);
+        assert_eq!(
+            q.len(),
+            1,
+            "query 4 waits; queries 1 and 2 are left to their timers"
+        );
+    }
+
+    #[test]
+    fn when_every_query_is_too_close_to_its_deadline_the_latest_due_are_sent() {
+        let t0 = Instant::now();
+        let mut q = DeadlineQueue::default();
+        for (id, due) in [(1, 5), (2, 8), (3, 9)] {
+            q.push(query(id, t0 + Duration::from_millis(due)));
+        }
+        let ids: Vec<u64> = q
+            .pop_batch(2, t0, Duration::from_millis(50), |_| true)
+            .iter()
+            .map(|q| q.id)
+            .collect();
+        assert_eq!(ids, vec![2, 3]);
         assert!(q.is_empty());
     }
 }
