@@ -31,8 +31,16 @@ async function versionOf(path: string): Promise<string | undefined> {
   }
 }
 
-/** The oha binary of OHA_VERSION in cargo's bin folder, installed when it is missing or another version. */
-export async function ohaPath(): Promise<string> {
+let installed: Promise<string> | undefined;
+
+/** The oha binary of OHA_VERSION in cargo's bin folder, installed when it is missing or another version;
+ * checked once per process rather than before every attack. */
+export function ohaPath(): Promise<string> {
+  installed ??= install();
+  return installed;
+}
+
+async function install(): Promise<string> {
   const path = cargoBin();
   if (await versionOf(path) === `oha ${OHA_VERSION}`) return path;
   const out = await new Deno.Command("cargo", { args: OHA_INSTALL, stdout: "piped", stderr: "piped" })
@@ -72,16 +80,15 @@ export function parseOha(json: string, offered: number): OpenLoopFigures {
   const count = (m: Record<string, number> | undefined, keep: (key: string) => boolean) =>
     Object.entries(m ?? {}).reduce((sum, [k, n]) => sum + (keep(k) ? n : 0), 0);
   const statuses = r.statusCodeDistribution as Record<string, number> | undefined;
-  const answered = count(statuses, () => true);
-  const failed = count(statuses, (code) => !code.startsWith("2")) + count(r.errorDistribution, () => true);
+  const unanswered = count(r.errorDistribution, () => true);
   return {
     offered_per_second: offered,
     requests_per_second: r.summary.requestsPerSec,
     p50_ms: p.p50 * 1e3,
     p90_ms: p.p90 * 1e3,
     p99_ms: p.p99 * 1e3,
-    requests: answered + count(r.errorDistribution, () => true),
-    errors: failed,
+    requests: count(statuses, () => true) + unanswered,
+    errors: count(statuses, (code) => !code.startsWith("2")) + unanswered,
   };
 }
 

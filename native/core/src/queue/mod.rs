@@ -121,6 +121,10 @@ impl DeadlineQueue {
 mod tests {
     use super::*;
 
+    fn ids_of(batch: Vec<Query>) -> Vec<u64> {
+        batch.iter().map(|q| q.id).collect()
+    }
+
     fn query(id: u64, deadline: Instant) -> Query {
         Query {
             id,
@@ -137,11 +141,7 @@ mod tests {
         q.push(query(2, t0 + Duration::from_millis(10)));
         q.push(query(3, t0 + Duration::from_millis(30)));
         q.push(query(4, t0 + Duration::from_millis(20)));
-        let ids: Vec<u64> = q
-            .pop_batch(3, t0, Duration::ZERO, |_| true)
-            .iter()
-            .map(|q| q.id)
-            .collect();
+        let ids = ids_of(q.pop_batch(3, t0, Duration::ZERO, |_| true));
         assert_eq!(ids, vec![2, 4, 1]);
         assert_eq!(q.len(), 1);
     }
@@ -154,11 +154,7 @@ mod tests {
         q.push(query(2, t0 + Duration::from_millis(50)));
         q.push(query(3, t0 + Duration::from_millis(60)));
         let now = t0 + Duration::from_millis(10);
-        let ids: Vec<u64> = q
-            .pop_batch(10, now, Duration::ZERO, |id| id != 3)
-            .iter()
-            .map(|q| q.id)
-            .collect();
+        let ids = ids_of(q.pop_batch(10, now, Duration::ZERO, |id| id != 3));
         assert_eq!(ids, vec![2]);
         assert!(q.is_empty());
     }
@@ -170,11 +166,7 @@ mod tests {
         for (id, due) in [(1, 5), (2, 8), (3, 30), (4, 40)] {
             q.push(query(id, t0 + Duration::from_millis(due)));
         }
-        let ids: Vec<u64> = q
-            .pop_batch(1, t0, Duration::from_millis(10), |_| true)
-            .iter()
-            .map(|q| q.id)
-            .collect();
+        let ids = ids_of(q.pop_batch(1, t0, Duration::from_millis(10), |_| true));
         assert_eq!(ids, vec![3]);
         assert_eq!(
             q.len(),
@@ -190,11 +182,7 @@ mod tests {
         for (id, due) in [(1, 5), (2, 8), (3, 9)] {
             q.push(query(id, t0 + Duration::from_millis(due)));
         }
-        let ids: Vec<u64> = q
-            .pop_batch(2, t0, Duration::from_millis(50), |_| true)
-            .iter()
-            .map(|q| q.id)
-            .collect();
+        let ids = ids_of(q.pop_batch(2, t0, Duration::from_millis(50), |_| true));
         assert_eq!(ids, vec![2, 3]);
         assert!(q.is_empty());
     }
