@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -73,10 +73,37 @@ struct Peers {
     next_generated: u32,
 }
 
+/// How often a refused duplicate identity is reported at most: a container that keeps reconnecting with
+/// an identity in use (libzmq retries every 100 ms) must not flood the log.
+const REFUSAL_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Lets one event through per interval and counts the ones it holds back.
+#[derive(Default)]
+struct Throttle {
+    last_report: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// `Some(events held back since the last report)` when the event at `now` is to be reported.
+    fn admit(&mut self, now: Instant, interval: Duration) -> Option<u64> {
+        if self
+            .last_report
+            .is_some_and(|last| now.duration_since(last) < interval)
+        {
+            self.held_back += 1;
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.held_back))
+    }
+}
+
 #[derive(Default)]
 pub struct Router {
     peers: Mutex<Peers>,
     inbound: Mutex<Vec<Inbound>>,
+    refusals: Mutex<Throttle>,
 }
 
 impl Router {
@@ -129,8 +156,15 @@ impl Router {
             };
         let (read, write) = stream.into_split();
         let Some((identity, peer)) = self.register(&claimed, write) else {
-            let claimed = String::from_utf8_lossy(&claimed);
-            eprintln!("clipper core: refused a container connection claiming identity \"{claimed}\", which is in use");
+            let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(held_back) = refusals.admit(Instant::now(), REFUSAL_REPORT_INTERVAL) {
+                let claimed = String::from_utf8_lossy(&claimed);
+                let since = match held_back {
+                    0 => String::new(),
+                    n => format!(" ({n} more refused since the last report)"),
+                };
+                eprintln!("clipper core: refused a container connection claiming identity \"{claimed}\", which is in use{since}");
+            }
             return;
         };
         if let Err(err) = self.serve(&identity, &peer, read, buffered, &shared).await {
@@ -296,11 +330,26 @@ mod tests {
     const MSG_HEARTBEAT: u32 = 2;
     const RPC_VERSION: u32 = 3;
 
+    #[test]
+    fn a_throttle_reports_the_first_event_then_one_per_interval_with_the_count_held_back() {
+        let (mut throttle, start, interval) = (
+            super::Throttle::default(),
+            Instant::now(),
+            Duration::from_secs(10),
+        );
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(throttle.admit(at(0), interval), Some(0));
+        assert_eq!(throttle.admit(at(100), interval), None);
+        assert_eq!(throttle.admit(at(9_999), interval), None);
+        assert_eq!(throttle.admit(at(10_000), interval), Some(2));
+        assert_eq!(throttle.admit(at(25_000), interval), Some(0));
+    }
+
     fn runtime() -> Runtime {
         Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
     }
 
-    /// A container's socket, as our containers open it: a libzmq DEALER.
+    /// A container's socket, as the original Clipper's containers open it: a libzmq DEALER.
     fn dealer(runtime: &Runtime, context: &zmq::Context, identity: Option<&[u8]>) -> zmq::Socket {
         let socket = context.socket(zmq::DEALER).unwrap();
         socket.set_linger(0).unwrap();
