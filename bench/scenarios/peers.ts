@@ -130,7 +130,7 @@ export async function peers(ctx: Context): Promise<ScenarioResult> {
     return {
       scenario: "peers",
       description:
-        "Peers: the batching scenario's logistic regression served by Clipper (adaptive batching, 20 ms objective) and by Ray Serve, MLServer and BentoML in their default configurations",
+        "Peers: the batching scenario's logistic regression served by Clipper (adaptive batching, 20 ms objective) and by Ray Serve, MLServer and BentoML in their default configurations (Ray Serve with 64 requests in progress per replica instead of 5)",
       commands: [
         ...clipper.commands,
         ours.command,
