@@ -1,16 +1,17 @@
 /**
- * The container loop: connects a ZeroMQ DEALER to the frontend, announces the model, answers heartbeats,
+ * The container loop: connects a ZeroMQ DEALER (`zmtp.ts`) to the frontend, announces the model, answers heartbeats,
  * runs the user's `predict` on each batch and sends its outputs, one string per input. A batch whose
  * predict throws or breaks the contract is answered with the batch-error extension and the container keeps
  * serving. On SIGTERM or SIGINT it finishes the batch in hand, says it is leaving and exits.
  *
- * Owns the socket's life (reconnecting with a fresh identity after 30 s of silence, like the Python
- * library). Must not know byte layouts (`rpc.ts`) or libzmq (`zmq.ts`).
+ * Owns the connection's life (retrying while the frontend is not there, reconnecting with a fresh identity
+ * when it breaks or after 30 s of silence, like the Python library). Must not know byte layouts (`rpc.ts`,
+ * `zmtp.ts`).
  */
 
 import { type Config, loadConfig } from "./config.ts";
 import * as rpc from "./rpc.ts";
-import { DealerSocket } from "./zmq.ts";
+import { Dealer, isConnectionError } from "./zmtp.ts";
 
 /** A model: takes a batch of inputs, returns one string per input. */
 export type Predict = (inputs: rpc.Input[]) => string[] | Promise<string[]>;
@@ -22,6 +23,10 @@ export interface ContainerOptions {
 
 const RECEIVE_TIMEOUT_MILLIS = 50;
 const LEAVING_LINGER_MILLIS = 1000;
+/** Between attempts to reach a frontend that is not listening (libzmq's default reconnect interval). */
+const RECONNECT_MILLIS = 100;
+/** A frontend that accepts the connection must finish the handshake within this. */
+const HANDSHAKE_MILLIS = 5000;
 
 /** Why `outputs` is not one string per input, or undefined when it is. */
 export function contractViolation(
@@ -66,39 +71,59 @@ export class Container {
     log(
       `serving ${c.model_name}:${c.model_version} (${c.input_type}) to tcp://${c.host}:${c.port}`,
     );
-    while (!this.#stopping) await this.#serveOneConnection();
+    let unreachable = false;
+    while (!this.#stopping) {
+      let dealer: Dealer;
+      try {
+        // A fresh connection gets a fresh routing identity, so the frontend asks for metadata again.
+        dealer = await Dealer.connect(c.host, c.port, HANDSHAKE_MILLIS);
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        if (!unreachable) {
+          log(`cannot reach the frontend (${(err as Error).message}); retrying every ${RECONNECT_MILLIS} ms`);
+        }
+        unreachable = true;
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MILLIS));
+        continue;
+      }
+      unreachable = false;
+      await this.#serve(dealer);
+    }
   }
 
-  async #serveOneConnection(): Promise<void> {
-    // A fresh socket per connection gives a fresh routing identity, so the frontend asks for metadata again.
-    const socket = new DealerSocket(`tcp://${this.config.host}:${this.config.port}`, RECEIVE_TIMEOUT_MILLIS);
+  /** Serves one connection until it breaks, goes quiet, or the container stops. */
+  async #serve(dealer: Dealer): Promise<void> {
+    let linger_millis = 0;
     try {
-      socket.send(rpc.encodeHeartbeat());
+      await dealer.send(rpc.encodeHeartbeat());
       let lastReceived = Date.now();
       let lastHeartbeat = lastReceived;
       while (!this.#stopping) {
-        const frames = await socket.receive();
+        const frames = await dealer.receive(RECEIVE_TIMEOUT_MILLIS);
         const now = Date.now();
         if (frames === undefined) {
           if (now - lastReceived >= this.#activity_millis) {
-            log(`nothing from the frontend for ${this.#activity_millis} ms; reconnecting with a new socket`);
+            log(`nothing from the frontend for ${this.#activity_millis} ms; reconnecting`);
             return;
           }
           if (now - Math.max(lastReceived, lastHeartbeat) >= this.#heartbeat_millis) {
-            socket.send(rpc.encodeHeartbeat());
+            await dealer.send(rpc.encodeHeartbeat());
             lastHeartbeat = now;
           }
           continue;
         }
         lastReceived = now;
         const reply = await this.#handle(frames);
-        if (reply) socket.send(reply);
+        if (reply) await dealer.send(reply);
       }
       // Stopping: the batch in hand was answered; say goodbye so the frontend requeues anything sent since.
-      socket.send(rpc.encodeLeaving());
-      socket.lingerMillis = LEAVING_LINGER_MILLIS;
+      await dealer.send(rpc.encodeLeaving());
+      linger_millis = LEAVING_LINGER_MILLIS;
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      log(`lost the connection to the frontend: ${(err as Error).message}`);
     } finally {
-      await socket.close();
+      await dealer.close(linger_millis);
     }
   }
 

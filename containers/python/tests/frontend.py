@@ -5,6 +5,7 @@ Every receive is bounded by a poll timeout so a broken container fails the test 
 
 from __future__ import annotations
 
+import time
 from typing import List, Optional, Sequence, Tuple
 
 import zmq
@@ -21,8 +22,20 @@ class FakeFrontend:
         if port is None:
             self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
         else:
-            self.socket.bind(f"tcp://127.0.0.1:{port}")
+            self._bind_when_free(port)
             self.port = port
+
+    def _bind_when_free(self, port: int) -> None:
+        # A ROUTER closed a moment ago may still hold the port: libzmq closes its listener in the background.
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            try:
+                self.socket.bind(f"tcp://127.0.0.1:{port}")
+                return
+            except zmq.ZMQError as e:
+                if e.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def recv(self, timeout: float = TIMEOUT_S) -> Tuple[bytes, List[bytes]]:
         """The next message as (routing identity, frames after it)."""

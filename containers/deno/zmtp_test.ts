@@ -1,0 +1,169 @@
+/**
+ * The TypeScript DEALER's bytes against ZMTP 3.0, and its reading of a ROUTER's bytes over a real loopback
+ * connection. The peer here writes fixed bytes (a ROUTER's greeting and READY, written out from the RFC);
+ * the real ROUTER, the core's, meets this DEALER in tests/deno_container_test.ts.
+ */
+
+import assert from "node:assert/strict";
+import {
+  checkGreeting,
+  Dealer,
+  encode,
+  greeting,
+  MAX_MESSAGE_BYTES,
+  nextFrame,
+  ready,
+  ZmtpError,
+} from "./zmtp.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const cat = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
+
+/** What a ROUTER sends first: greeting (version 3.0, NULL) and READY naming the ROUTER socket type. */
+const routerHello = cat(
+  Uint8Array.of(0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0),
+  text("NULL"),
+  new Uint8Array(48),
+  Uint8Array.of(0x04, 28, 5),
+  text("READY"),
+  Uint8Array.of(11),
+  text("Socket-Type"),
+  Uint8Array.of(0, 0, 0, 6),
+  text("ROUTER"),
+);
+
+Deno.test("our greeting is ZMTP 3.0 with the NULL mechanism and passes our own check", () => {
+  const g = greeting();
+  assert.equal(g.length, 64);
+  assert.deepEqual([...g.subarray(0, 12)], [0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0]);
+  assert.deepEqual(g.subarray(12, 32), cat(text("NULL"), new Uint8Array(16)));
+  checkGreeting(g);
+});
+
+Deno.test("greetings of other protocols, versions and mechanisms are refused", () => {
+  const old = greeting();
+  old[10] = 2;
+  const curve = greeting();
+  curve.set(text("CURVE"), 12);
+  for (
+    const [peer, message] of [
+      [text("GET / HTTP/1.1\r\n".padEnd(64)), /does not speak ZMTP/],
+      [old, /revision 2, older than 3/],
+      [curve, /mechanism "CURVE"/],
+    ] as const
+  ) {
+    assert.throws(() => checkGreeting(peer), message);
+  }
+});
+
+Deno.test("our READY is a command naming the DEALER socket type", () => {
+  assert.deepEqual(
+    ready(),
+    cat(
+      Uint8Array.of(0x04, 28, 5),
+      text("READY"),
+      Uint8Array.of(11),
+      text("Socket-Type"),
+      Uint8Array.of(0, 0, 0, 6),
+      text("DEALER"),
+    ),
+  );
+});
+
+Deno.test("messages round-trip through short and long frames, with MORE on all but the last", () => {
+  const frames = [new Uint8Array(0), new Uint8Array(255).fill(1), new Uint8Array(256).fill(2), text("z")];
+  const wire = encode(frames);
+  const seen: [number, Uint8Array][] = [];
+  for (let at = 0; at < wire.length;) {
+    const f = nextFrame(wire, at, wire.length)!;
+    seen.push([f.flags, wire.subarray(f.body, f.end)]);
+    at = f.end;
+  }
+  assert.deepEqual(seen, frames.map((f, i) => [i === 2 ? 0x03 : i < 3 ? 0x01 : 0x00, f]));
+});
+
+Deno.test("a partial frame waits and an absurd size is refused", () => {
+  const wire = encode([new Uint8Array(300)]);
+  for (const cut of [0, 1, 5, wire.length - 1]) assert.equal(nextFrame(wire, 0, cut), undefined);
+  const absurd = new Uint8Array(9);
+  absurd[0] = 0x02;
+  new DataView(absurd.buffer).setBigUint64(1, BigInt(MAX_MESSAGE_BYTES) + 1n);
+  assert.throws(() => nextFrame(absurd, 0, 9), ZmtpError);
+});
+
+/** A one-connection peer on a free port: it writes `hello`, then runs `script` with the connection. */
+async function withPeer(
+  hello: Uint8Array,
+  script: (conn: Deno.Conn) => Promise<void>,
+  test: (port: number) => Promise<void>,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = (async () => {
+    const conn = await listener.accept();
+    try {
+      await conn.write(hello);
+      const greetingAndReady = new Uint8Array(64 + 30);
+      for (let got = 0; got < greetingAndReady.length;) {
+        const n = await conn.read(greetingAndReady.subarray(got));
+        if (n === null) return;
+        got += n;
+      }
+      assert.deepEqual(greetingAndReady, cat(greeting(), ready()));
+      await script(conn);
+    } finally {
+      conn.close();
+    }
+  })();
+  try {
+    await test((listener.addr as Deno.NetAddr).port);
+  } finally {
+    listener.close();
+    await peer;
+  }
+}
+
+Deno.test("the dealer reads whole messages of every size a ROUTER sends, and waits no longer than asked", async () => {
+  const big = [
+    new Uint8Array(0),
+    new Uint8Array(300_000).fill(1),
+    new Uint8Array(100).fill(2),
+    new Uint8Array(70_000).fill(3),
+  ];
+  const done = Promise.withResolvers<void>();
+  await withPeer(routerHello, async (conn) => {
+    for (let i = 0; i < 3; i++) await conn.write(encode(big));
+    await conn.write(encode([text("last")]));
+    await done.promise;
+  }, async (port) => {
+    const dealer = await Dealer.connect("127.0.0.1", port, 5000);
+    try {
+      for (let i = 0; i < 3; i++) assert.deepEqual(await dealer.receive(5000), big);
+      assert.deepEqual(await dealer.receive(5000), [text("last")]);
+      assert.equal(await dealer.receive(50), undefined);
+    } finally {
+      done.resolve();
+      await dealer.close();
+    }
+  });
+});
+
+Deno.test("a closed connection is reported as a connection error", async () => {
+  await withPeer(routerHello, async () => {}, async (port) => {
+    const dealer = await Dealer.connect("127.0.0.1", port, 5000);
+    try {
+      await assert.rejects(dealer.receive(5000), Deno.errors.ConnectionReset);
+    } finally {
+      await dealer.close();
+    }
+  });
+});
+
+Deno.test("a peer that is not a ZMTP ROUTER is refused at connect", async () => {
+  const dealerHello = cat(routerHello.subarray(0, 64 + 24), text("DEALER"));
+  await withPeer(dealerHello, async () => {}, async (port) => {
+    await assert.rejects(Dealer.connect("127.0.0.1", port, 5000), /cannot talk to a "DEALER" socket/);
+  });
+  await withPeer(text("HTTP/1.1 400 Bad Request\r\n".padEnd(64)), async () => {}, async (port) => {
+    await assert.rejects(Dealer.connect("127.0.0.1", port, 5000), /does not speak ZMTP/);
+  });
+});
