@@ -19,18 +19,26 @@ import {
 const text = (s: string) => new TextEncoder().encode(s);
 const cat = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
 
-/** What a ROUTER sends first: greeting (version 3.0, NULL) and READY naming the ROUTER socket type. */
-const routerHello = cat(
-  Uint8Array.of(0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0),
-  text("NULL"),
-  new Uint8Array(48),
-  Uint8Array.of(0x04, 28, 5),
-  text("READY"),
-  Uint8Array.of(11),
-  text("Socket-Type"),
-  Uint8Array.of(0, 0, 0, 6),
-  text("ROUTER"),
-);
+/** A READY command naming `socketType` (6 letters), written out from the RFC. */
+const readyOf = (socketType: string) =>
+  cat(
+    Uint8Array.of(0x04, 28, 5),
+    text("READY"),
+    Uint8Array.of(11),
+    text("Socket-Type"),
+    Uint8Array.of(0, 0, 0, 6),
+    text(socketType),
+  );
+
+/** What a peer sends first: greeting (version 3.0, NULL), then READY. */
+const helloOf = (socketType: string) =>
+  cat(
+    Uint8Array.of(0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0),
+    text("NULL"),
+    new Uint8Array(48),
+    readyOf(socketType),
+  );
+const routerHello = helloOf("ROUTER");
 
 Deno.test("our greeting is ZMTP 3.0 with the NULL mechanism and passes our own check", () => {
   const g = greeting();
@@ -57,17 +65,7 @@ Deno.test("greetings of other protocols, versions and mechanisms are refused", (
 });
 
 Deno.test("our READY is a command naming the DEALER socket type", () => {
-  assert.deepEqual(
-    ready(),
-    cat(
-      Uint8Array.of(0x04, 28, 5),
-      text("READY"),
-      Uint8Array.of(11),
-      text("Socket-Type"),
-      Uint8Array.of(0, 0, 0, 6),
-      text("DEALER"),
-    ),
-  );
+  assert.deepEqual(ready(), readyOf("DEALER"));
 });
 
 Deno.test("messages round-trip through short and long frames, with MORE on all but the last", () => {
@@ -159,8 +157,7 @@ Deno.test("a closed connection is reported as a connection error", async () => {
 });
 
 Deno.test("a peer that is not a ZMTP ROUTER is refused at connect", async () => {
-  const dealerHello = cat(routerHello.subarray(0, 64 + 24), text("DEALER"));
-  await withPeer(dealerHello, async () => {}, async (port) => {
+  await withPeer(helloOf("DEALER"), async () => {}, async (port) => {
     await assert.rejects(Dealer.connect("127.0.0.1", port, 5000), /cannot talk to a "DEALER" socket/);
   });
   await withPeer(text("HTTP/1.1 400 Bad Request\r\n".padEnd(64)), async () => {}, async (port) => {
