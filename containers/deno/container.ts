@@ -1,6 +1,6 @@
 /**
- * The container loop: connects a ZeroMQ DEALER (`zmtp.ts`) to the frontend, announces the model, answers heartbeats,
- * runs the user's `predict` on each batch and sends its outputs, one string per input. A batch whose
+ * The container loop: connects a ZeroMQ DEALER (`zmtp.ts`) to the frontend, announces the model, answers
+ * heartbeats, runs the user's `predict` on each batch and sends its outputs, one string per input. A batch whose
  * predict throws or breaks the contract is answered with the batch-error extension and the container keeps
  * serving. On SIGTERM or SIGINT it finishes the batch in hand, says it is leaving and exits.
  *
