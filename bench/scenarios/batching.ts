@@ -7,7 +7,7 @@
 import { atLeast, type ScenarioResult, spread } from "../lib/result.ts";
 import { stopAll } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
-import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
+import { ceiling, type Context, countedClosedLoop, script } from "./context.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -26,11 +26,7 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
   try {
     const measure = async (batch_size: number) => {
       const clipper = await startClipper({ ...setup, batch_size }, ctx.log_dir);
-      let before = await counters(clipper.url);
-      const series = await closedLoop(ctx, clipper.url, script("features_784.lua"), async () => {
-        before = await counters(clipper.url);
-      });
-      const seen = await counters(clipper.url);
+      const { series, before, seen } = await countedClosedLoop(ctx, clipper.url, script("features_784.lua"));
       await stopAll();
       // Queries past the objective get the default output, which wrk counts as answered: the rate that
       // matters is the model's own answers.

@@ -7,7 +7,7 @@
 import { atLeast, atMost, type ScenarioResult } from "../lib/result.ts";
 import { stopAll } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
-import { ceiling, closedLoop, type Context, counters, ratio, script } from "./context.ts";
+import { ceiling, type Context, countedClosedLoop, ratio, script } from "./context.ts";
 
 export const NOOP_SETUP = {
   container: ["-m", "clipper_container.examples.noop"],
@@ -27,13 +27,7 @@ async function closedLoopScenario(
 ): Promise<ScenarioResult> {
   try {
     const clipper = await startClipper(NOOP_SETUP, ctx.log_dir);
-    // Counted from the end of the warm-up: start-up's readiness probes get default outputs until the
-    // container connects, and are no part of the load.
-    let before = await counters(clipper.url);
-    const measured = await closedLoop(ctx, clipper.url, script(script_name), async () => {
-      before = await counters(clipper.url);
-    });
-    const seen = await counters(clipper.url);
+    const { series: measured, before, seen } = await countedClosedLoop(ctx, clipper.url, script(script_name));
     await stopAll();
     const bare = await ceiling(ctx, script(script_name));
     const share = ratio(measured.requests_per_second, bare.requests_per_second);

@@ -80,6 +80,23 @@ export async function closedLoop(
   };
 }
 
+/**
+ * `closedLoop` against a Clipper, with its counters read at the end of the warm-up (`before`) and after the
+ * measured runs (`seen`), so their differences cover the measured load only: start-up's readiness probes
+ * get default outputs until the container connects, and are no part of the load.
+ */
+export async function countedClosedLoop(
+  ctx: Context,
+  url: string,
+  script_path: string,
+): Promise<{ series: Series; before: FrontendCounters; seen: FrontendCounters }> {
+  let before: FrontendCounters | undefined;
+  const series = await closedLoop(ctx, url, script_path, async () => {
+    before = await counters(url);
+  });
+  return { series, before: before!, seen: await counters(url) };
+}
+
 /** The bare `Deno.serve` ceiling under the same load script, measured now. */
 export async function ceiling(ctx: Context, script_path: string): Promise<Series> {
   const { url, server } = await startCeiling(ctx.log_dir);
