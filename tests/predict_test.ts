@@ -47,6 +47,22 @@ Deno.test("an input batch is answered in input order and integers are accepted f
   });
 });
 
+Deno.test("a container built on libzmq, as the original Clipper's are, is served through the core's socket", async () => {
+  await withServer(async (server, containers) => {
+    await server.deploy("shop", "sum", "doubles");
+    containers.push(Container.start(server, "libzmq_dealer.py", "sum", "doubles"));
+    await server.waitForReplicas("sum");
+    const single = await server.predict("shop", { input: [1.5, 2] });
+    assert.deepEqual(single.body, { ...(single.body as object), output: 3.5, default: false });
+    // Many queries at once, so batches of several inputs cross libzmq's framing too.
+    const inputs = Array.from({ length: 64 }, (_, i) => [i, 0.25]);
+    const batch = await server.predict("shop", { input_batch: inputs });
+    const outputs =
+      (batch.body as { batch_predictions: { output: number; default: boolean }[] }).batch_predictions;
+    assert.deepEqual(outputs.map((o) => [o.output, o.default]), inputs.map(([i]) => [i! + 0.25, false]));
+  });
+});
+
 Deno.test("a pinned version is served by its own container and an unknown version is refused", async () => {
   await withServer(async (server, containers) => {
     await server.deploy("app", "m", "ints", { version: "1" });
