@@ -63,6 +63,24 @@ Deno.test("a container built on libzmq, as the original Clipper's are, is served
   });
 });
 
+Deno.test("a libzmq container claiming a routing identity in use is refused and the first keeps serving", async () => {
+  await withServer(async (server, containers) => {
+    await server.deploy("shop", "sum", "doubles");
+    containers.push(Container.start(server, "libzmq_dealer.py", "sum", "doubles", { args: ["replica-a"] }));
+    await server.waitForReplicas("sum");
+    const second = Container.start(server, "libzmq_dealer.py", "sum", "doubles", { args: ["replica-a"] });
+    containers.push(second);
+    let code: number | undefined;
+    second.exited().then((status) => code = status.code);
+    // Exit status 3: the frontend closed its connection before answering anything.
+    assert.equal(await waitFor("the second container to be turned away", () => Promise.resolve(code)), 3);
+    const listed = await server.admin("get_all_containers", { verbose: true });
+    assert.equal((listed.body as unknown[]).length, 1);
+    const r = await server.predict("shop", { input: [1, 2] });
+    assert.deepEqual([r.status, (r.body as { output: unknown }).output], [200, 3]);
+  });
+});
+
 Deno.test("a pinned version is served by its own container and an unknown version is refused", async () => {
   await withServer(async (server, containers) => {
     await server.deploy("app", "m", "ints", { version: "1" });

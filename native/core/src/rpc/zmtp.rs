@@ -210,21 +210,23 @@ pub fn pong_for(ping: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The body of a peer's READY command with these properties, for tests that play the peer.
+#[cfg(test)]
+pub fn ready_from(properties: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut body = vec![5];
+    body.extend_from_slice(b"READY");
+    for (name, value) in properties {
+        body.push(name.len() as u8);
+        body.extend_from_slice(name);
+        body.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        body.extend_from_slice(value);
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ready_from(properties: &[(&[u8], &[u8])]) -> Vec<u8> {
-        let mut body = vec![5];
-        body.extend_from_slice(b"READY");
-        for (name, value) in properties {
-            body.push(name.len() as u8);
-            body.extend_from_slice(name);
-            body.extend_from_slice(&(value.len() as u32).to_be_bytes());
-            body.extend_from_slice(value);
-        }
-        body
-    }
 
     #[test]
     fn our_greeting_is_accepted_by_our_own_check() {

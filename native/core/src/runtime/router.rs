@@ -321,9 +321,12 @@ async fn handshake(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
     use std::time::{Duration, Instant};
 
     use crate::engine::EngineConfig;
+    use crate::rpc::{zmtp, Frame};
     use crate::runtime::Runtime;
 
     const MSG_NEW_CONTAINER: u32 = 0;
@@ -349,34 +352,79 @@ mod tests {
         Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
     }
 
-    /// A container's socket, as the original Clipper's containers open it: a libzmq DEALER.
-    fn dealer(runtime: &Runtime, context: &zmq::Context, identity: Option<&[u8]>) -> zmq::Socket {
-        let socket = context.socket(zmq::DEALER).unwrap();
-        socket.set_linger(0).unwrap();
-        socket.set_rcvtimeo(5_000).unwrap();
-        if let Some(identity) = identity {
-            socket.set_identity(identity).unwrap();
+    /// A container's connection, played over a plain TCP stream: a ZMTP 3.0 DEALER. The original
+    /// containers' libzmq DEALER meets this router end to end in tests/predict_test.ts and faults_test.ts.
+    struct Dealer {
+        stream: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Dealer {
+        fn connect(runtime: &Runtime, identity: Option<&[u8]>) -> Dealer {
+            let mut stream = TcpStream::connect(runtime.rpc_address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            stream.write_all(&zmtp::greeting()).unwrap();
+            let mut properties: Vec<(&[u8], &[u8])> = vec![(b"Socket-Type", b"DEALER")];
+            properties.extend(identity.map(|id| (&b"Identity"[..], id)));
+            let ready = zmtp::ready_from(&properties);
+            // A command frame (flag 0x04) short enough for a one-byte size.
+            stream.write_all(&[0x04, ready.len() as u8]).unwrap();
+            stream.write_all(&ready).unwrap();
+            let mut peer = [0; zmtp::GREETING_BYTES];
+            stream.read_exact(&mut peer).unwrap();
+            zmtp::check_greeting(&peer).unwrap();
+            Dealer {
+                stream,
+                buf: Vec::new(),
+            }
         }
-        let port = runtime.rpc_address.port();
-        socket.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
-        socket
-    }
 
-    fn heartbeat(socket: &zmq::Socket) {
-        let frames: [&[u8]; 2] = [b"", &MSG_HEARTBEAT.to_le_bytes()];
-        socket.send_multipart(frames, 0).unwrap();
-    }
+        fn send(&mut self, frames: &[&[u8]]) -> std::io::Result<()> {
+            let frames: Vec<Frame> = frames.iter().map(|f| Frame::Owned(f.to_vec())).collect();
+            let mut out = Vec::new();
+            zmtp::put_message(&mut out, &frames);
+            self.stream.write_all(&out)
+        }
 
-    fn introduce(socket: &zmq::Socket, name: &str) {
-        let frames: [&[u8]; 6] = [
-            b"",
-            &MSG_NEW_CONTAINER.to_le_bytes(),
-            name.as_bytes(),
-            b"1",
-            b"3",
-            &RPC_VERSION.to_le_bytes(),
-        ];
-        socket.send_multipart(frames, 0).unwrap();
+        /// The next message's frames, past the router's READY.
+        fn recv(&mut self) -> Vec<Vec<u8>> {
+            let mut frames = Vec::new();
+            loop {
+                while let Some(head) = zmtp::next_frame(&self.buf).unwrap() {
+                    let end = head.header_len + head.body_len;
+                    let body = self.buf[head.header_len..end].to_vec();
+                    self.buf.drain(..end);
+                    if head.command {
+                        continue;
+                    }
+                    frames.push(body);
+                    if !head.more {
+                        return frames;
+                    }
+                }
+                let mut chunk = [0; 4096];
+                let n = self.stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the router closed the connection");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+
+        fn heartbeat(&mut self) -> std::io::Result<()> {
+            self.send(&[b"", &MSG_HEARTBEAT.to_le_bytes()])
+        }
+
+        fn introduce(&mut self, name: &str) -> std::io::Result<()> {
+            self.send(&[
+                b"",
+                &MSG_NEW_CONTAINER.to_le_bytes(),
+                name.as_bytes(),
+                b"1",
+                b"3",
+                &RPC_VERSION.to_le_bytes(),
+            ])
+        }
     }
 
     fn replicas(runtime: &Runtime) -> Vec<String> {
@@ -400,12 +448,11 @@ mod tests {
     }
 
     #[test]
-    fn a_libzmq_dealer_is_greeted_and_asked_for_its_metadata() {
+    fn a_dealer_is_greeted_and_asked_for_its_metadata() {
         let runtime = runtime();
-        let context = zmq::Context::new();
-        let socket = dealer(&runtime, &context, None);
-        heartbeat(&socket);
-        let answer = socket.recv_multipart(0).unwrap();
+        let mut dealer = Dealer::connect(&runtime, None);
+        dealer.heartbeat().unwrap();
+        let answer = dealer.recv();
         let expected = vec![
             Vec::new(),
             RPC_VERSION.to_le_bytes().to_vec(),
@@ -418,27 +465,27 @@ mod tests {
     #[test]
     fn a_container_whose_connection_closes_is_dropped_at_once() {
         let runtime = runtime();
-        let context = zmq::Context::new();
-        let socket = dealer(&runtime, &context, None);
-        introduce(&socket, "noop");
+        let mut dealer = Dealer::connect(&runtime, None);
+        dealer.introduce("noop").unwrap();
         await_replicas(&runtime, &["noop"]);
-        drop(socket);
+        drop(dealer);
         await_replicas(&runtime, &[]);
     }
 
     #[test]
     fn a_second_connection_claiming_an_identity_in_use_is_refused() {
         let runtime = runtime();
-        let context = zmq::Context::new();
-        let first = dealer(&runtime, &context, Some(b"replica-a"));
-        introduce(&first, "first");
+        let mut first = Dealer::connect(&runtime, Some(b"replica-a"));
+        first.introduce("first").unwrap();
         await_replicas(&runtime, &["first"]);
-        let second = dealer(&runtime, &context, Some(b"replica-a"));
-        introduce(&second, "second");
+        // Refused at its handshake, so its introduction may not even be written: either way it must not
+        // register.
+        let mut second = Dealer::connect(&runtime, Some(b"replica-a"));
+        let _ = second.introduce("second");
         // The refused connection never reaches the engine; a third, distinct peer shows the second was
         // read past, not merely slow.
-        let third = dealer(&runtime, &context, Some(b"replica-c"));
-        introduce(&third, "third");
+        let mut third = Dealer::connect(&runtime, Some(b"replica-c"));
+        third.introduce("third").unwrap();
         await_replicas(&runtime, &["first", "third"]);
     }
 }
