@@ -5,7 +5,7 @@
  * bodies file, the command line and the JSON report parser.
  *
  * oha replaced vegeta here: on 2 cores vegeta burned 1.2-1.26 cores to offer 11k req/s and its own p99
- * against the bare ceiling was 12-22 ms; oha burns 0.52 and shows 5.7 ms (bench/results/README.md).
+ * against the bare ceiling was 12-22 ms; oha burns 0.52 and shows 5.7 ms (bench/HISTORY.md).
  */
 
 import type { LoadFigures } from "./wrk.ts";

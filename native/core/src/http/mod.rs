@@ -1,7 +1,7 @@
 //! The native HTTP front of the query port: `POST /{app}/predict` parsed, submitted and answered in Rust,
 //! on the core thread beside the engine, so the common request never enters the JavaScript runtime (where
 //! HTTP alone cost more than the rest of the request) nor waits for another thread to wake
-//! (bench/results/README.md).
+//! (bench/HISTORY.md).
 //!
 //! Owns the query port's listener, the app table it answers from (published by src/routing), and the
 //! counters of what it answered (merged into `/metrics` by the frontend). Must not validate beyond what it

@@ -3,7 +3,7 @@
 //!
 //! Owns the clock, the socket and the wake-up path. A predict request taken by the HTTP front, the batch
 //! it joins and the container's answer all stay on this thread: no hand-off to another thread anywhere
-//! in the round trip (the hand-offs had cost more than the work; bench/results/README.md). Callers on
+//! in the round trip (the hand-offs had cost more than the work; bench/HISTORY.md). Callers on
 //! other threads (the C ABI) talk to it only through `Shared`: commands go into one mutex-guarded vector
 //! and a `Notify` wakes the engine task; answers come back through the completion queue. Must not make
 //! decisions about queries: that is the engine's job.
