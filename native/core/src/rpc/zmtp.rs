@@ -210,6 +210,16 @@ pub fn pong_for(ping: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A peer's whole READY command frame with these properties, for tests that play the peer.
+#[cfg(test)]
+pub fn ready_command(properties: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let body = ready_from(properties);
+    let mut out = Vec::new();
+    put_header(&mut out, FLAG_COMMAND, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
 /// The body of a peer's READY command with these properties, for tests that play the peer.
 #[cfg(test)]
 pub fn ready_from(properties: &[(&[u8], &[u8])]) -> Vec<u8> {

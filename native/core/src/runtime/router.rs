@@ -368,10 +368,7 @@ mod tests {
             stream.write_all(&zmtp::greeting()).unwrap();
             let mut properties: Vec<(&[u8], &[u8])> = vec![(b"Socket-Type", b"DEALER")];
             properties.extend(identity.map(|id| (&b"Identity"[..], id)));
-            let ready = zmtp::ready_from(&properties);
-            // A command frame (flag 0x04) short enough for a one-byte size.
-            stream.write_all(&[0x04, ready.len() as u8]).unwrap();
-            stream.write_all(&ready).unwrap();
+            stream.write_all(&zmtp::ready_command(&properties)).unwrap();
             let mut peer = [0; zmtp::GREETING_BYTES];
             stream.read_exact(&mut peer).unwrap();
             zmtp::check_greeting(&peer).unwrap();
