@@ -16,6 +16,7 @@ import type { Context } from "./scenarios/context.ts";
 import { native } from "./scenarios/native.ts";
 import { openloop, soak } from "./scenarios/open_loop.ts";
 import { peers } from "./scenarios/peers.ts";
+import { ensureOrExit } from "../scripts/setup.ts";
 
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>> = {
   model,
@@ -62,6 +63,8 @@ if (import.meta.main) {
     allowPositionals: true,
   });
   const names = positionals.length > 0 ? positionals : DEFAULT;
+  // Before any server starts: a machine that cannot get the tools stops here with what to install.
+  await ensureOrExit(["bench"]);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const dir = `${root}bench/results/${stamp}`;
   await Deno.mkdir(`${dir}/logs`, { recursive: true });

@@ -1,8 +1,8 @@
 /**
- * Open-loop load at a fixed rate with oha (built from crates.io with `cargo install` on first use): the
+ * Open-loop load at a fixed rate with oha (built from crates.io by `scripts/setup.ts` on first use): the
  * offered rate does not drop when the server slows down, and latency is counted from the moment a request
- * was due (`--latency-correction`), so latency against offered load is honest. Owns installing oha, the
- * bodies file, the command line and the JSON report parser.
+ * was due (`--latency-correction`), so latency against offered load is honest. Owns the bodies file, the
+ * command line and the JSON report parser.
  *
  * oha replaced vegeta here: on 2 cores vegeta burned 1.2-1.26 cores to offer 11k req/s and its own p99
  * against the bare ceiling was 12-22 ms; oha burns 0.52 and shows 5.7 ms (bench/HISTORY.md).
@@ -10,45 +10,15 @@
 
 import type { LoadFigures } from "./wrk.ts";
 import { accounted } from "./cpu.ts";
-
-export const OHA_VERSION = "1.16.0";
-
-/** `--force`: an oha of another version, or one cargo did not install, is replaced rather than refused. */
-export const OHA_INSTALL = ["install", "oha", "--locked", "--force", "--version", OHA_VERSION];
-
-function cargoBin(): string {
-  const home = Deno.env.get("CARGO_HOME") ?? `${Deno.env.get("HOME")}/.cargo`;
-  return `${home}/bin/oha`;
-}
-
-async function versionOf(path: string): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(path, { args: ["--version"], stdout: "piped", stderr: "null" })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { ensure, ohaBinary, STEPS } from "../../scripts/setup.ts";
 
 let installed: Promise<string> | undefined;
 
-/** The oha binary of OHA_VERSION in cargo's bin folder, installed when it is missing or another version;
+/** The oha binary the harness runs, installed by the setup module when it is missing or another version;
  * checked once per process rather than before every attack. */
 export function ohaPath(): Promise<string> {
-  installed ??= install();
+  installed ??= ensure([STEPS.oha]).then(ohaBinary);
   return installed;
-}
-
-async function install(): Promise<string> {
-  const path = cargoBin();
-  if (await versionOf(path) === `oha ${OHA_VERSION}`) return path;
-  const out = await new Deno.Command("cargo", { args: OHA_INSTALL, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`Cannot install oha ${OHA_VERSION}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return path;
 }
 
 export interface OpenLoopRun {

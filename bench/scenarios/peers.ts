@@ -1,6 +1,6 @@
 /**
  * The peers scenario: the batching scenario's logistic regression served by Ray Serve, MLServer and
- * BentoML (each in its default configuration, from bench-only environments made by bench/peers/setup.sh)
+ * BentoML (each in its default configuration, from bench-only environments made by scripts/setup.ts on first use)
  * and by Clipper with adaptive batching, under the same closed-loop load.
  */
 
@@ -9,6 +9,7 @@ import { freePort, spawn, stopAll, waitUntil } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
 import { ceiling, closedLoop, type Context, script, type Series } from "./context.ts";
 import { LOGREG_SETUP } from "./batching.ts";
+import { ensure, STEPS } from "../../scripts/setup.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bench = `${root}bench`;
@@ -63,15 +64,6 @@ const PEERS: Peer[] = [
   },
 ];
 
-async function setupPeers(): Promise<void> {
-  const out = await new Deno.Command("bash", {
-    args: [`${bench}/peers/setup.sh`],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error("Cannot install the peers (bench/peers/setup.sh failed)");
-}
-
 async function measurePeer(ctx: Context, peer: Peer): Promise<Series> {
   const port = freePort();
   const { cmd, args, cwd } = peer.command(port, ctx.log_dir);
@@ -106,7 +98,7 @@ async function measurePeer(ctx: Context, peer: Peer): Promise<Series> {
 }
 
 export async function peers(ctx: Context): Promise<ScenarioResult> {
-  await setupPeers();
+  await ensure([STEPS.peers, STEPS["peers-mlserver"]]);
   try {
     const clipper = await startClipper(LOGREG_SETUP, ctx.log_dir);
     const ours = await closedLoop(ctx, clipper.url, script("features_784.lua"));
@@ -134,7 +126,7 @@ export async function peers(ctx: Context): Promise<ScenarioResult> {
       commands: [
         ...clipper.commands,
         ours.command,
-        "bash bench/peers/setup.sh; bench/.venv-peers/bin/python bench/peers/ray_serve_logreg.py PORT",
+        "deno run --allow-all scripts/setup.ts peers peers-mlserver; bench/.venv-peers/bin/python bench/peers/ray_serve_logreg.py PORT",
         "bench/.venv-mlserver/bin/python bench/peers/mlserver_logreg.py DIR PORT GRPC_PORT METRICS_PORT (load: bench/wrk/features_784.lua at /v2/models/logreg/infer)",
         "cd bench/peers && PYTHONPATH=../models ../.venv-peers/bin/bentoml serve bentoml_logreg:LogReg --host 127.0.0.1 --port PORT",
       ],

@@ -3,30 +3,21 @@
  * library) and ends with one summary line `N passed, N failed` across all of them. Exits non-zero when any
  * suite fails or cannot run.
  *
- * Python comes from `.venv` (made by `scripts/setup_python.sh`, which this runs when the venv is missing or
- * was made by an older version of the script).
+ * First it sets up what the suites need (`scripts/setup.ts`, the `test` profile), and stops before running
+ * anything when that cannot be done here. A suite that ran no test fails, as does one that exits non-zero
+ * without a count of failures (a crash, a compile error).
  */
 
+import { cargoCounts, denoCounts, pytestCounts } from "./counts.ts";
+import { ensureOrExit, PYTHON as python } from "./setup.ts";
+
 const root = new URL("..", import.meta.url).pathname;
-const python = `${root}.venv/bin/python`;
 
 interface Suite {
   readonly name: string;
   readonly cmd: string[];
   /** Reads (passed, failed) from the suite's output; absent for a static check, which counts as one test. */
   readonly count?: (output: string) => [number, number];
-}
-
-// deno-lint-ignore no-control-regex
-const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
-
-function sum(output: string, re: RegExp, passedGroup: number, failedGroup: number): [number, number] {
-  let passed = 0, failed = 0;
-  for (const m of strip(output).matchAll(re)) {
-    passed += Number(m[passedGroup] ?? 0);
-    failed += Number(m[failedGroup] ?? 0);
-  }
-  return [passed, failed];
 }
 
 function check(name: string, cmd: string[]): Suite {
@@ -73,7 +64,7 @@ const suites: Suite[] = [
   {
     name: "rust",
     cmd: ["cargo", "test", "--release", "--manifest-path", `${root}native/Cargo.toml`],
-    count: (out) => sum(out, /test result: \w+\. (\d+) passed; (\d+) failed/g, 1, 2),
+    count: cargoCounts,
   },
   {
     name: "deno",
@@ -86,37 +77,16 @@ const suites: Suite[] = [
       `${root}tests`,
       `${root}bench`,
       `${root}containers/deno`,
+      `${root}scripts`,
     ],
-    count: (out) => sum(out, /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g, 1, 2),
+    count: denoCounts,
   },
   {
     name: "python",
     cmd: [python, "-m", "pytest", "-q", `${root}containers/python`],
-    count: (out) => {
-      const line = strip(out).split("\n").reverse().find((l) => /\d+ (passed|failed)/.test(l)) ?? "";
-      return [
-        Number(/(\d+) passed/.exec(line)?.[1] ?? 0),
-        Number(/(\d+) failed|(\d+) error/.exec(line)?.[1] ?? 0),
-      ];
-    },
+    count: pytestCounts,
   },
 ];
-
-/** Written by scripts/setup_python.sh when it finishes; its name changes when the environment's contents do. */
-const SETUP_STAMP = `${root}.venv/clipper-setup-3`;
-
-async function ensurePython(): Promise<void> {
-  try {
-    await Deno.stat(SETUP_STAMP);
-  } catch {
-    const setup = new Deno.Command("bash", {
-      args: [`${root}scripts/setup_python.sh`],
-      stdout: "inherit",
-      stderr: "inherit",
-    });
-    if (!(await setup.output()).success) throw new Error("Setting up the Python environment failed");
-  }
-}
 
 async function run(suite: Suite): Promise<{ passed: number; failed: number; ok: boolean }> {
   console.log(`\n=== ${suite.name}: ${suite.cmd.join(" ")}`);
@@ -141,11 +111,13 @@ async function run(suite: Suite): Promise<{ passed: number; failed: number; ok: 
     return { passed: status.success ? 1 : 0, failed: status.success ? 0 : 1, ok: status.success };
   }
   const [passed, failed] = suite.count(output);
-  // A suite that exits non-zero without counting a failure (a crash, a compile error) counts as one.
-  return { passed, failed: status.success ? failed : Math.max(failed, 1), ok: status.success };
+  // A suite that exits non-zero without counting a failure (a crash, a compile error), or that ran no test
+  // at all, counts as one failure.
+  const ok = status.success && passed + failed > 0;
+  return { passed, failed: ok ? failed : Math.max(failed, 1), ok };
 }
 
-await ensurePython();
+await ensureOrExit(["test"]);
 let passed = 0, failed = 0;
 const lines: string[] = [];
 for (const suite of suites) {
@@ -153,7 +125,9 @@ for (const suite of suites) {
   passed += r.passed;
   failed += r.failed;
   lines.push(
-    `suite ${suite.name}: ${r.passed} passed, ${r.failed} failed${r.ok ? "" : " (suite exited non-zero)"}`,
+    `suite ${suite.name}: ${r.passed} passed, ${r.failed} failed${
+      r.ok ? "" : " (exited non-zero or ran no test)"
+    }`,
   );
 }
 console.log(`\n${lines.join("\n")}\n${passed} passed, ${failed} failed`);
