@@ -1,9 +1,10 @@
 /**
- * From a trained model to a serving replica: a Python session deploys a scikit-learn closure or a PyTorch
- * model through the admin client, the server runs the replicas, and REST queries get the model's own answers.
+ * From a trained model to a serving replica: a Python session deploys a function, a scikit-learn closure or
+ * a PyTorch model through the admin client, the server runs the replicas, and REST queries get the model's
+ * own answers from the first one on, since a deploy call returns once its replicas are connected.
  */
 import assert from "node:assert/strict";
-import { Server, waitFor } from "./harness.ts";
+import { Server } from "./harness.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const python = Deno.env.get("CLIPPER_PYTHON") ?? `${root}.venv/bin/python`;
@@ -25,15 +26,12 @@ interface Deployed {
   expected: number[];
 }
 
-/** The app's answers to `probes` in one batch, once none of them is the default output. */
-function answers(server: Server, app: string, probes: number[][]): Promise<unknown[]> {
-  return waitFor("the replicas to answer", async () => {
-    const r = await server.predict(app, { input_batch: probes });
-    const body = r.body as { batch_predictions?: { output: unknown; default: boolean }[] };
-    return body.batch_predictions?.every((p) => !p.default)
-      ? body.batch_predictions.map((p) => p.output)
-      : undefined;
-  });
+/** The app's answers to `probes` in one batch; fails on a default output, which no replica gave. */
+async function answers(server: Server, app: string, probes: number[][]): Promise<unknown[]> {
+  const r = await server.predict(app, { input_batch: probes });
+  const { batch_predictions } = r.body as { batch_predictions: { output: unknown; default: boolean }[] };
+  assert.deepEqual(batch_predictions.map((p) => p.default), probes.map(() => false), r.text);
+  return batch_predictions.map((p) => p.output);
 }
 
 /** The replica's `CUDA_VISIBLE_DEVICES`, read from the process's own environment; null when unset. */
@@ -43,11 +41,10 @@ async function visibleDevices(pid: number): Promise<string | null> {
   return entry === undefined ? null : entry.slice("CUDA_VISIBLE_DEVICES=".length);
 }
 
-Deno.test("a scikit-learn closure deployed from Python answers REST queries with the model's predictions", async () => {
+Deno.test("a scikit-learn closure deployed from Python answers the first REST query with the model's predictions", async () => {
   const server = await Server.start();
   try {
     const { probes, expected } = await deploy<Deployed>(server, "deploy_sklearn.py", "good");
-    await server.waitForReplicas("logreg");
     assert.deepEqual(await answers(server, "iris-like", probes), expected);
   } finally {
     await server.stop();
@@ -70,12 +67,65 @@ Deno.test("a PyTorch model serves from a GPU-pinned and a CPU replica of one ver
   const server = await Server.start();
   try {
     const { probes, expected } = await deploy<Deployed>(server, "deploy_pytorch.py");
-    await server.waitForReplicas("net", 2);
     for (let i = 0; i < 4; i++) assert.deepEqual(await answers(server, "torch-app", probes), expected);
     const r = await server.admin("get_model_replicas", { model_name: "net", model_version: "1" });
     const replicas = r.body as { gpu: string | null; pid: number }[];
     assert.deepEqual(replicas.map((p) => p.gpu), ["0", ""]);
     assert.deepEqual(await Promise.all(replicas.map((p) => visibleDevices(p.pid))), ["0", ""]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("the admin client lists a version's replica processes and reads a replica's log", async () => {
+  const server = await Server.start();
+  try {
+    const { replicas, log } = await deploy<{ replicas: { replica: number; pid: number }[]; log: string }>(
+      server,
+      "deploy_closure.py",
+      "replicas",
+    );
+    const own = await server.admin("get_model_replicas", { model_name: "total", model_version: "1" });
+    assert.deepEqual(replicas, own.body);
+    assert.deepEqual(replicas.map((r) => r.replica), [0, 1]);
+    for (const { pid } of replicas) assert.ok((await Deno.stat(`/proc/${pid}`)).isDirectory, `${pid} runs`);
+    assert.match(log, /^clipper_container: serving total:1 \(doubles\) to tcp:\/\/127\.0\.0\.1:\d+\n$/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a deploy whose replica cannot import a module fails at once with the end of the replica's log", async () => {
+  const server = await Server.start();
+  try {
+    const { deploy_error, log } = await deploy<{ deploy_error: string; log: string }>(
+      server,
+      "deploy_closure.py",
+      "crash",
+    );
+    assert.match(deploy_error, /^replica 0 of model "needs-module:1" exited before it connected;/);
+    assert.match(log, /ModuleNotFoundError: No module named 'only_where_deployed'\n/);
+    assert.match(log, /the model failed on its sample input, so it is not served/);
+    assert.match(log, /clipper: replica exited with code 1; restarting$/);
+    assert.match(deploy_error, /The end of replica 0's log:\n(.|\n)*No module named 'only_where_deployed'/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a deploy whose replica does not connect in time fails after wait_timeout_s, showing its log", async () => {
+  const server = await Server.start();
+  try {
+    const { deploy_error } = await deploy<{ deploy_error: string }>(server, "deploy_closure.py", "timeout");
+    assert.match(
+      deploy_error,
+      /^0 of 1 replicas of model "never-ready:1" connected within 3 s; .*\. The end of replica 0's log:\n/,
+    );
+    const managed = await server.admin("get_model_replicas", {
+      model_name: "never-ready",
+      model_version: "1",
+    });
+    assert.deepEqual((managed.body as { running: boolean }[]).map((r) => r.running), [true], "still loading");
   } finally {
     await server.stop();
   }

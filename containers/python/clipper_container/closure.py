@@ -64,7 +64,9 @@ def main() -> None:
         try:
             run_on_sample(predict, config.input_type, wire)
         except ContractError as e:
-            traceback.print_exc()  # the cause, such as a package missing here, with where it was raised
+            cause = e.__cause__  # what the function raised, such as a package missing here: show where
+            if cause is not None:
+                traceback.print_exception(type(cause), cause, cause.__traceback__)
             raise SystemExit(
                 f"clipper_container: the model failed on its sample input, so it is not served: {e}"
             ) from None
