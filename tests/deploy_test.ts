@@ -130,3 +130,67 @@ Deno.test("a deploy whose replica does not connect in time fails after wait_time
     await server.stop();
   }
 });
+
+/** The first answer of `app` to `input`; fails on a default output. */
+async function answer(server: Server, app: string, input: unknown): Promise<unknown> {
+  const r = await server.predict(app, { input });
+  const { output, default: is_default } = r.body as { output: unknown; default: boolean };
+  assert.equal(is_default, false, r.text);
+  return output;
+}
+
+Deno.test("the Python README's deploy snippets run as written and its apps answer with the models' outputs", async () => {
+  const server = await Server.start();
+  // The client keeps pickled models under ~/.clipper/models: a fresh home keeps them with the test.
+  const home = await Deno.makeTempDir({ prefix: "clipper-home-" });
+  try {
+    const out = await new Deno.Command(python, {
+      args: [`${root}tests/scripts/readme.py`, "session", server.admin_url, server.query_url],
+      env: { HOME: home },
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success, `the README's snippets failed with ${out.code}`);
+    assert.match(
+      new TextDecoder().decode(out.stdout),
+      /\nclipper_container: serving price:1 \(doubles\) to tcp:/,
+    );
+    // What the README's curl line shows.
+    assert.equal(await answer(server, "shop", [1.0, 2.0]), 17.5);
+    assert.ok([0, 1].includes(await answer(server, "risk", [0.5, 1.0, 0.0, 0.0]) as number));
+    assert.ok([0, 1, 2].includes(await answer(server, "species", [0.1, 0.2, 0.3, 0.4]) as number));
+  } finally {
+    await server.stop();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("the Python README's container example serves as a replica the server runs", async () => {
+  const server = await Server.start();
+  try {
+    const steps: [string, unknown][] = [
+      ["add_app", {
+        name: "sums",
+        input_type: "doubles",
+        default_output: "-1",
+        latency_slo_micros: 2_000_000,
+      }],
+      ["add_model", {
+        model_name: "sum",
+        model_version: "1",
+        input_type: "doubles",
+        container_command: [python, `${root}tests/scripts/readme.py`, "container"],
+      }],
+      ["add_model_links", { app_name: "sums", model_names: ["sum"] }],
+      ["set_num_replicas", { model_name: "sum", model_version: "1", num_replicas: 1 }],
+    ];
+    for (const [endpoint, body] of steps) {
+      const r = await server.admin(endpoint, body);
+      assert.equal(r.status, 200, `${endpoint}: ${r.text}`);
+    }
+    await server.waitForReplicas("sum");
+    assert.equal(await answer(server, "sums", [1.0, 2.5]), 3.5);
+  } finally {
+    await server.stop();
+  }
+});
