@@ -4,7 +4,7 @@
  * own answers from the first one on, since a deploy call returns once its replicas are connected.
  */
 import assert from "node:assert/strict";
-import { Server } from "./harness.ts";
+import { Server, withServer } from "./harness.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const python = Deno.env.get("CLIPPER_PYTHON") ?? `${root}.venv/bin/python`;
@@ -41,45 +41,32 @@ async function visibleDevices(pid: number): Promise<string | null> {
   return entry === undefined ? null : entry.slice("CUDA_VISIBLE_DEVICES=".length);
 }
 
-Deno.test("a scikit-learn closure deployed from Python answers the first REST query with the model's predictions", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("a scikit-learn closure deployed from Python answers the first REST query with the model's predictions", () =>
+  withServer(async (server) => {
     const { probes, expected } = await deploy<Deployed>(server, "deploy_sklearn.py", "good");
     assert.deepEqual(await answers(server, "iris-like", probes), expected);
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
-Deno.test("a function that breaks the contract is refused before deploy, in plain words", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("a function that breaks the contract is refused before deploy, in plain words", () =>
+  withServer(async (server) => {
     const { contract_error } = await deploy<{ contract_error: string }>(server, "deploy_sklearn.py", "bad");
     assert.match(contract_error, /one string per input: predict must return strings; output 0 is int/);
     const models = await server.admin("get_all_models", { verbose: false });
     assert.deepEqual(models.body, [], "nothing was registered");
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
-Deno.test("a PyTorch model serves from a GPU-pinned and a CPU replica of one version with the model's answers", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("a PyTorch model serves from a GPU-pinned and a CPU replica of one version with the model's answers", () =>
+  withServer(async (server) => {
     const { probes, expected } = await deploy<Deployed>(server, "deploy_pytorch.py");
     for (let i = 0; i < 4; i++) assert.deepEqual(await answers(server, "torch-app", probes), expected);
     const r = await server.admin("get_model_replicas", { model_name: "net", model_version: "1" });
     const replicas = r.body as { gpu: string | null; pid: number }[];
     assert.deepEqual(replicas.map((p) => p.gpu), ["0", ""]);
     assert.deepEqual(await Promise.all(replicas.map((p) => visibleDevices(p.pid))), ["0", ""]);
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
-Deno.test("the admin client lists a version's replica processes and reads a replica's log", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("the admin client lists a version's replica processes and reads a replica's log", () =>
+  withServer(async (server) => {
     const { replicas, log } = await deploy<{ replicas: { replica: number; pid: number }[]; log: string }>(
       server,
       "deploy_closure.py",
@@ -90,14 +77,10 @@ Deno.test("the admin client lists a version's replica processes and reads a repl
     assert.deepEqual(replicas.map((r) => r.replica), [0, 1]);
     for (const { pid } of replicas) assert.ok((await Deno.stat(`/proc/${pid}`)).isDirectory, `${pid} runs`);
     assert.match(log, /^clipper_container: serving total:1 \(doubles\) to tcp:\/\/127\.0\.0\.1:\d+\n$/);
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
-Deno.test("a deploy whose replica cannot import a module fails at once with the end of the replica's log", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("a deploy whose replica cannot import a module fails at once with the end of the replica's log", () =>
+  withServer(async (server) => {
     const { deploy_error, log } = await deploy<{ deploy_error: string; log: string }>(
       server,
       "deploy_closure.py",
@@ -108,14 +91,10 @@ Deno.test("a deploy whose replica cannot import a module fails at once with the 
     assert.match(log, /the model failed on its sample input, so it is not served/);
     assert.match(log, /clipper: replica exited with code 1; restarting$/);
     assert.match(deploy_error, /The end of replica 0's log:\n(.|\n)*No module named 'only_where_deployed'/);
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
-Deno.test("a deploy whose replica does not connect in time fails after wait_timeout_s, showing its log", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("a deploy whose replica does not connect in time fails after wait_timeout_s, showing its log", () =>
+  withServer(async (server) => {
     const { deploy_error } = await deploy<{ deploy_error: string }>(server, "deploy_closure.py", "timeout");
     assert.match(
       deploy_error,
@@ -126,10 +105,7 @@ Deno.test("a deploy whose replica does not connect in time fails after wait_time
       model_version: "1",
     });
     assert.deepEqual((managed.body as { running: boolean }[]).map((r) => r.running), [true], "still loading");
-  } finally {
-    await server.stop();
-  }
-});
+  }));
 
 /** The first answer of `app` to `input`; fails on a default output. */
 async function answer(server: Server, app: string, input: unknown): Promise<unknown> {
@@ -139,35 +115,33 @@ async function answer(server: Server, app: string, input: unknown): Promise<unkn
   return output;
 }
 
-Deno.test("the Python README's deploy snippets run as written and its apps answer with the models' outputs", async () => {
-  const server = await Server.start();
-  // The client keeps pickled models under ~/.clipper/models: a fresh home keeps them with the test.
-  const home = await Deno.makeTempDir({ prefix: "clipper-home-" });
-  try {
-    const out = await new Deno.Command(python, {
-      args: [`${root}tests/scripts/readme.py`, "session", server.admin_url, server.query_url],
-      env: { HOME: home },
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    assert.ok(out.success, `the README's snippets failed with ${out.code}`);
-    assert.match(
-      new TextDecoder().decode(out.stdout),
-      /\nclipper_container: serving price:1 \(doubles\) to tcp:/,
-    );
-    // What the README's curl line shows.
-    assert.equal(await answer(server, "shop", [1.0, 2.0]), 17.5);
-    assert.ok([0, 1].includes(await answer(server, "risk", [0.5, 1.0, 0.0, 0.0]) as number));
-    assert.ok([0, 1, 2].includes(await answer(server, "species", [0.1, 0.2, 0.3, 0.4]) as number));
-  } finally {
-    await server.stop();
-    await Deno.remove(home, { recursive: true });
-  }
-});
+Deno.test("the Python README's deploy snippets run as written and its apps answer with the models' outputs", () =>
+  withServer(async (server) => {
+    // The client keeps pickled models under ~/.clipper/models: a fresh home keeps them with the test.
+    const home = await Deno.makeTempDir({ prefix: "clipper-home-" });
+    try {
+      const out = await new Deno.Command(python, {
+        args: [`${root}tests/scripts/readme.py`, "session", server.admin_url, server.query_url],
+        env: { HOME: home },
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      assert.ok(out.success, `the README's snippets failed with ${out.code}`);
+      assert.match(
+        new TextDecoder().decode(out.stdout),
+        /\nclipper_container: serving price:1 \(doubles\) to tcp:/,
+      );
+      // What the README's curl line shows.
+      assert.equal(await answer(server, "shop", [1.0, 2.0]), 17.5);
+      assert.ok([0, 1].includes(await answer(server, "risk", [0.5, 1.0, 0.0, 0.0]) as number));
+      assert.ok([0, 1, 2].includes(await answer(server, "species", [0.1, 0.2, 0.3, 0.4]) as number));
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  }));
 
-Deno.test("the Python README's container example serves as a replica the server runs", async () => {
-  const server = await Server.start();
-  try {
+Deno.test("the Python README's container example serves as a replica the server runs", () =>
+  withServer(async (server) => {
     const steps: [string, unknown][] = [
       ["add_app", {
         name: "sums",
@@ -190,7 +164,4 @@ Deno.test("the Python README's container example serves as a replica the server 
     }
     await server.waitForReplicas("sum");
     assert.equal(await answer(server, "sums", [1.0, 2.5]), 3.5);
-  } finally {
-    await server.stop();
-  }
-});
+  }));
