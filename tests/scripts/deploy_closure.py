@@ -1,6 +1,6 @@
 """Deploys a plain function through the admin client and prints, as JSON, what the test checks:
 
-- `replicas`: a closure that serves; what the client reads of its replicas and of replica 0's log.
+- `replicas`: a closure with two replicas; what the client reads of them and of replica 1's log.
 - `crash`: a closure that imports, when called, a module found where it is deployed from but not where the
   replica runs (as a package missing there would be); the deploy's error.
 - `timeout`: a closure whose replica never finishes its sample input; the deploy's error.
