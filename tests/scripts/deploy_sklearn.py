@@ -27,7 +27,7 @@ y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
 model = LogisticRegression().fit(X, y)
 
 conn.register_application("iris-like", "doubles", "-1", 2_000_000)
-conn.deploy_sklearn_model("logreg", "1", model, sample_input=np.zeros(4))
+conn.deploy_sklearn_model("logreg", "1", "doubles", model, sample_input=np.zeros(4))
 conn.link_model_to_app("iris-like", "logreg")
 probes = rng.normal(size=(6, 4))
 print(json.dumps({"probes": probes.tolist(), "expected": [int(v) for v in model.predict(probes)]}))

@@ -76,7 +76,15 @@ def test_a_deployed_model_answers_in_a_process_without_the_users_code(tmp_path, 
     model = user_code.Net()
     conn = RecordingConnection(tmp_path / "models")
     folder = conn.deploy_pytorch_model(
-        "net", "1", "doubles", user_code.classify, model, sample_input=[0.0, 0.0, 0.0], num_replicas=2, gpus=["0", ""]
+        "net",
+        "1",
+        "doubles",
+        user_code.classify,
+        model,
+        sample_input=[0.0, 0.0, 0.0],
+        num_replicas=2,
+        gpus=["0", ""],
+        wait=False,
     )
 
     probes = [[1.0, -2.0, 0.5], [-1.0, 0.3, 2.0], [0.2, 0.2, -3.0]]
@@ -93,7 +101,7 @@ def test_a_deployed_model_answers_in_a_process_without_the_users_code(tmp_path, 
 def test_deploying_leaves_the_callers_model_as_it_was(tmp_path, user_code):
     model = user_code.Net().train()
     RecordingConnection(tmp_path / "models").deploy_pytorch_model(
-        "net", "1", "doubles", user_code.classify, model, sample_input=[0.0, 0.0, 0.0]
+        "net", "1", "doubles", user_code.classify, model, sample_input=[0.0, 0.0, 0.0], wait=False
     )
     assert model.training
 
@@ -102,6 +110,11 @@ def test_a_function_returning_tensors_is_refused_before_deploy(tmp_path, user_co
     conn = RecordingConnection(tmp_path / "models")
     with pytest.raises(ContractError, match="output 0 is Tensor"):
         conn.deploy_pytorch_model(
-            "net", "1", "doubles", lambda model, batch: list(model(torch.zeros(len(batch), 3))), user_code.Net(), [0.0] * 3
+            "net",
+            "1",
+            "doubles",
+            lambda model, batch: list(model(torch.zeros(len(batch), 3))),
+            user_code.Net(),
+            sample_input=[0.0] * 3,
         )
     assert conn.calls == []
