@@ -47,6 +47,31 @@ Deno.test("an input batch is answered in input order and integers are accepted f
   });
 });
 
+Deno.test("a model's output reads the same whether the core answers it or the frontend does", async () => {
+  await withServer(async (server, containers) => {
+    // No replica yet: both paths answer the default output, which is JSON written with a trailing zero.
+    await server.deploy("shop", "sum", "doubles", { default_output: "0.50" });
+    // The core answers plain predicts; a pinned version goes to the TypeScript frontend.
+    const bothPaths = async (body: Record<string, unknown>) => {
+      const core = await server.predict("shop", body);
+      const frontend = await server.predict("shop", { ...body, version: "1" });
+      const withoutIds = (text: string) => text.replace(/"query_id":\d+/g, '"query_id":0');
+      assert.equal(withoutIds(frontend.text), withoutIds(core.text));
+      return withoutIds(core.text);
+    };
+    assert.match(await bothPaths({ input: [1, 2] }), /^\{"query_id":0,"output":0\.50,"default":true,/);
+    containers.push(Container.start(server, SUM, "sum", "doubles"));
+    await server.waitForReplicas("sum");
+    // The container writes a float64 sum as "6.0": it must not read 6 on one path and 6.0 on the other.
+    assert.equal(await bothPaths({ input: [1, 2, 3] }), '{"query_id":0,"output":6.0,"default":false}');
+    assert.equal(
+      await bothPaths({ input_batch: [[1.5], [2, 2]] }),
+      '{"batch_predictions":[{"query_id":0,"output":1.5,"default":false},' +
+        '{"query_id":0,"output":4.0,"default":false}]}',
+    );
+  });
+});
+
 Deno.test("a container built on libzmq, as the original Clipper's are, is served through the core's socket", async () => {
   await withServer(async (server, containers) => {
     await server.deploy("shop", "sum", "doubles");

@@ -1,8 +1,10 @@
 /**
- * Answers: turns a query's completion into the original Clipper's response object
- * `{query_id, output, default, default_explanation?}`. A model's output (and a default output) is embedded
- * as JSON when it parses as JSON, else as a string. Owns the default explanations' wording, which clients
- * of the original match on.
+ * Answers: writes a query's completion as the original Clipper's response object
+ * `{query_id, output, default, default_explanation?}`, as JSON text byte for byte as the serving core
+ * writes it, so one model output reads the same whichever path answered (tests/vectors/answers.json holds
+ * the cases both test against). A model's output (and a default output) is embedded as it was written when
+ * it is a JSON document (`6.0` stays `6.0`), else as a string. Owns the default explanations' wording,
+ * which clients of the original match on.
  */
 
 import { type Completion, CompletionStatus } from "../../core/core.ts";
@@ -11,23 +13,26 @@ export const EXPLANATION_SLO_MISSED =
   "Failed to retrieve a prediction response within the specified latency SLO";
 export const EXPLANATION_NO_MODEL = "No connected models found for query";
 
+/** One query's answer: its JSON text, and whether it is the default output. */
 export interface Answer {
-  query_id: number;
-  output: unknown;
-  default: boolean;
-  default_explanation?: string;
+  readonly json: string;
+  readonly default: boolean;
 }
 
-/** Embeds text as JSON when it parses, else as the string itself. */
-export function embedOutput(text: string): unknown {
-  const first = text.trimStart()[0];
+/** Text as JSON: itself, trimmed, when it is a JSON document, else a JSON string of it. */
+export function embedJson(text: string): string {
+  const trimmed = text.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, "");
+  const first = trimmed[0];
   // Only try to parse what could be JSON; parse errors are slow and bare words are common outputs.
-  if (first === undefined || !'{["-0123456789tfn'.includes(first)) return text;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+  if (first !== undefined && '{["-0123456789tfn'.includes(first)) {
+    try {
+      JSON.parse(trimmed);
+      return trimmed;
+    } catch {
+      // Not JSON: a string.
+    }
   }
+  return JSON.stringify(text);
 }
 
 function explanation(c: Completion): string {
@@ -41,14 +46,23 @@ function explanation(c: Completion): string {
   }
 }
 
-export function toAnswer(c: Completion, defaultOutput: string): Answer {
+/** `defaultOutputJson` is the app's default output already embedded (`embedJson`). */
+export function toAnswer(c: Completion, defaultOutputJson: string): Answer {
   if (c.status === CompletionStatus.OK) {
-    return { query_id: c.query_id, output: embedOutput(c.payload), default: false };
+    return {
+      json: `{"query_id":${c.query_id},"output":${embedJson(c.payload)},"default":false}`,
+      default: false,
+    };
   }
   return {
-    query_id: c.query_id,
-    output: embedOutput(defaultOutput),
+    json: `{"query_id":${c.query_id},"output":${defaultOutputJson},"default":true,"default_explanation":${
+      JSON.stringify(explanation(c))
+    }}`,
     default: true,
-    default_explanation: explanation(c),
   };
+}
+
+/** The response body: one answer, or `{"batch_predictions": [...]}` in input order. */
+export function answersJson(answers: readonly Answer[], batch: boolean): string {
+  return batch ? `{"batch_predictions":[${answers.map((a) => a.json).join(",")}]}` : answers[0]!.json;
 }

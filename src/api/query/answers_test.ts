@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CompletionStatus } from "../../core/core.ts";
-import { embedOutput, EXPLANATION_NO_MODEL, EXPLANATION_SLO_MISSED, toAnswer } from "./answers.ts";
+import { answersJson, embedJson, toAnswer } from "./answers.ts";
 
 const done = (status: number, payload: string) => ({
   query_id: 7,
@@ -11,28 +11,43 @@ const done = (status: number, payload: string) => ({
   cached: false,
 });
 
-Deno.test("outputs that parse as JSON are embedded as JSON, others as strings", () => {
-  assert.deepEqual(embedOutput('{"a": [1]}'), { a: [1] });
-  assert.equal(embedOutput("4.5"), 4.5);
-  assert.equal(embedOutput("cat"), "cat");
-  assert.equal(embedOutput("{broken"), "{broken");
-  assert.equal(embedOutput(""), "");
-});
+interface Vector {
+  name: string;
+  status: "ok" | "deadline_missed" | "no_connected_model" | "model_error" | "dropped";
+  payload: string;
+  default_output: string;
+  answer: string;
+}
 
-Deno.test("a model answer is not a default", () => {
-  assert.deepEqual(toAnswer(done(CompletionStatus.OK, "1"), "0"), { query_id: 7, output: 1, default: false });
-});
+const STATUS = {
+  ok: CompletionStatus.OK,
+  deadline_missed: CompletionStatus.DEADLINE_MISSED,
+  no_connected_model: CompletionStatus.NO_CONNECTED_MODEL,
+  model_error: CompletionStatus.MODEL_ERROR,
+  dropped: CompletionStatus.DROPPED,
+};
 
-Deno.test("defaults carry the original explanations", () => {
-  assert.deepEqual(toAnswer(done(CompletionStatus.DEADLINE_MISSED, ""), "-1"), {
-    query_id: 7,
-    output: -1,
-    default: true,
-    default_explanation: EXPLANATION_SLO_MISSED,
+const { vectors } = JSON.parse(
+  await Deno.readTextFile(new URL("../../../tests/vectors/answers.json", import.meta.url)),
+) as { vectors: Vector[] };
+
+for (const v of vectors) {
+  Deno.test(`answers as the core writes them: ${v.name}`, () => {
+    const answer = toAnswer(done(STATUS[v.status], v.payload), embedJson(v.default_output));
+    assert.equal(answer.json, v.answer);
+    assert.equal(answer.default, v.status !== "ok");
   });
+}
+
+Deno.test("a batch answers its queries' objects in input order under batch_predictions", () => {
+  const answers = [
+    toAnswer(done(CompletionStatus.OK, "1"), "0"),
+    toAnswer(done(CompletionStatus.OK, "x"), "0"),
+  ];
   assert.equal(
-    toAnswer(done(CompletionStatus.NO_CONNECTED_MODEL, ""), "x").default_explanation,
-    EXPLANATION_NO_MODEL,
+    answersJson(answers, true),
+    '{"batch_predictions":[{"query_id":7,"output":1,"default":false},' +
+      '{"query_id":7,"output":"x","default":false}]}',
   );
-  assert.equal(toAnswer(done(CompletionStatus.MODEL_ERROR, "boom"), "x").default_explanation, "boom");
+  assert.equal(answersJson(answers.slice(0, 1), false), '{"query_id":7,"output":1,"default":false}');
 });

@@ -14,7 +14,7 @@ import { type Completion, CompletionStatus, NativeError, type ServingCore } from
 import type { Metrics } from "../../metrics/registry.ts";
 import type { Routes } from "../../routing/routes.ts";
 import { installCommon, readJsonObject } from "../http.ts";
-import { type Answer, EXPLANATION_NO_MODEL, toAnswer } from "./answers.ts";
+import { type Answer, answersJson, embedJson, EXPLANATION_NO_MODEL, toAnswer } from "./answers.ts";
 import { encodeInputs } from "./inputs.ts";
 import { InputBatch } from "../../core/input_batch.ts";
 
@@ -99,7 +99,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           }
         }
       }
-      answers = completions.map((done) => toAnswer(done, route.default_output));
+      const defaultOutput = embedJson(route.default_output);
+      answers = completions.map((done) => toAnswer(done, defaultOutput));
     } catch (err) {
       appMetrics.rejected_requests += 1;
       throw err;
@@ -107,7 +108,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     appMetrics.predictions += answers.length;
     for (const a of answers) if (a.default) appMetrics.default_outputs += 1;
     appMetrics.latency_micros.record((performance.now() - started) * 1000);
-    return c.json(batch ? { batch_predictions: answers } : answers[0]);
+    return c.body(answersJson(answers, batch), 200, { "content-type": "application/json" });
   });
 
   app.post("/:app/update", async (c) => {

@@ -483,47 +483,38 @@ mod tests {
         }
     }
 
+    /// The answers both paths must write, shared with the TypeScript frontend's tests.
     #[test]
-    fn outputs_that_are_json_are_embedded_and_others_become_strings() {
-        assert_eq!(
-            answer(Status::Ok, " {\"a\": 1} ", ""),
-            r#"{"query_id":7,"output":{"a": 1},"default":false}"#
-        );
-        assert_eq!(
-            answer(Status::Ok, "0.5", ""),
-            r#"{"query_id":7,"output":0.5,"default":false}"#
-        );
-        assert_eq!(
-            answer(Status::Ok, "cat", ""),
-            r#"{"query_id":7,"output":"cat","default":false}"#
-        );
-        assert_eq!(
-            answer(Status::Ok, "-", ""),
-            r#"{"query_id":7,"output":"-","default":false}"#
-        );
-        assert_eq!(
-            answer(Status::Ok, "tr\"ue", ""),
-            r#"{"query_id":7,"output":"tr\"ue","default":false}"#
-        );
-    }
-
-    #[test]
-    fn defaults_carry_the_app_output_and_the_explanation_clients_match_on() {
-        assert_eq!(
-            answer(Status::DeadlineMissed, "", "-1"),
-            format!(
-                r#"{{"query_id":7,"output":-1,"default":true,"default_explanation":"{EXPLANATION_SLO_MISSED}"}}"#
-            )
-        );
-        assert_eq!(
-            answer(Status::NoConnectedModel, "", "\"none\""),
-            format!(
-                r#"{{"query_id":7,"output":"none","default":true,"default_explanation":"{EXPLANATION_NO_MODEL}"}}"#
-            )
-        );
-        assert_eq!(
-            answer(Status::ModelError, "it broke", "0"),
-            r#"{"query_id":7,"output":0,"default":true,"default_explanation":"it broke"}"#
-        );
+    fn answers_match_the_shared_vectors_byte_for_byte() {
+        #[derive(serde::Deserialize)]
+        struct Vector {
+            name: String,
+            status: String,
+            payload: String,
+            default_output: String,
+            answer: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Vectors {
+            vectors: Vec<Vector>,
+        }
+        let file: Vectors =
+            serde_json::from_str(include_str!("../../../../tests/vectors/answers.json")).unwrap();
+        assert!(file.vectors.len() > 10);
+        for v in file.vectors {
+            let status = match v.status.as_str() {
+                "ok" => Status::Ok,
+                "deadline_missed" => Status::DeadlineMissed,
+                "no_connected_model" => Status::NoConnectedModel,
+                "model_error" => Status::ModelError,
+                "dropped" => Status::Dropped,
+                other => panic!("unknown status {other} in vector \"{}\"", v.name),
+            };
+            let mut default_output = Vec::new();
+            write_embedded(&mut default_output, v.default_output.as_bytes());
+            let mut out = Vec::new();
+            write_answer(&mut out, 7, status, v.payload.as_bytes(), &default_output);
+            assert_eq!(String::from_utf8(out).unwrap(), v.answer, "{}", v.name);
+        }
     }
 }
