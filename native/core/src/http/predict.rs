@@ -341,18 +341,6 @@ mod tests {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
 
-    fn answer(status: Status, payload: &str, default_output: &str) -> String {
-        let mut out = Vec::new();
-        write_answer(
-            &mut out,
-            7,
-            status,
-            payload.as_bytes(),
-            default_output.as_bytes(),
-        );
-        String::from_utf8(out).unwrap()
-    }
-
     #[test]
     fn a_single_input_is_encoded_for_its_input_type() {
         let p = parse(br#"{"input": [1, 2.5]}"#, InputType::Doubles).unwrap();
