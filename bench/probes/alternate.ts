@@ -157,13 +157,13 @@ async function measure(
       profilers.push(perf(profiling.perf, ids, delay, profiling.seconds, `${dir}/perf-${tag}.data`));
     }
     if (round === 1 && profiling.py_spy) {
-      if (!ids.container) throw new Error("--py-spy needs a clipper arm");
       profilers.push(pySpy(ids.container, delay, profiling.seconds, `${dir}/py-spy-${tag}.txt`));
     }
     const db = load.per_second && load.kind !== "wrk" ? `${dir}/oha-${tag}.db` : undefined;
     const started = performance.now();
     const r = await runLoad(load, arm.url, dir, db);
-    const seconds = (performance.now() - started) / 1000;
+    // A timed load's rates are per second of its duration, as the scenarios'; a counted one's per second of wall time.
+    const seconds = load.requests ? (performance.now() - started) / 1000 : load.duration_s;
     const [countsAfter, schedAfter, threadsAfter] = [await count(), await sched(), await readThreads(arm)];
     const histograms = arm.clipper ? await coreHistograms(arm.url).catch(() => undefined) : undefined;
     await Promise.all(profilers);
@@ -216,8 +216,10 @@ function addHistograms(figures: Figures, h: CoreHistograms): void {
 }
 
 function addCounts(figures: Figures, before: FrontendCounters, after: FrontendCounters, seconds: number) {
+  figures["core: model answers"] = after.predictions - before.predictions;
   figures["core: model answers/s"] = (after.predictions - before.predictions) / seconds;
-  figures["core: batches sent/s"] = (after.batches_sent - before.batches_sent) / seconds;
+  // With batch size 1, batches the container computed whose queries had already got their default.
+  figures["core: batches sent"] = after.batches_sent - before.batches_sent;
   figures["core: default outputs"] = after.default_outputs - before.default_outputs;
   figures["core: mean batch size per answer, since start"] = after.mean_batch_size;
 }

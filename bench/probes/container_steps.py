@@ -7,7 +7,9 @@ CPU; bench/probes/timed_container.py measures the same steps under load.
 Usage: .venv/bin/python bench/probes/container_steps.py N [--repeat R] [--pyzmq]
 
 --pyzmq also times pyzmq's recv_multipart/send_multipart against the Cython socket's own recv and send
-called frame by frame, as the pyzmq container of 672e271 did (over an inproc PAIR, so no syscall).
+called frame by frame, as the pyzmq container of 672e271 did (over an inproc PAIR, so no syscall). With an
+older container library first on PYTHONPATH (672e271's, which has no zmtp module), the framing steps are
+left out and the rest is that library's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from typing import Callable, List
 
 import numpy as np
 
-from clipper_container import rpc, zmtp
+from clipper_container import rpc
+
+try:
+    from clipper_container import zmtp
+
+    # .venv's editable install can lend this tree's module to an older library first on PYTHONPATH.
+    if os.path.dirname(zmtp.__file__) != os.path.dirname(rpc.__file__):
+        zmtp = None
+except ImportError:  # a library from before the Python DEALER (pyzmq)
+    zmtp = None
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
 from logreg_model import FEATURES, train  # noqa: E402
@@ -85,8 +96,9 @@ def pyzmq_rows(request: List[bytes], answer: List[bytes], repeat: int):
         for index, frame in enumerate(frames):
             raw_send(a, frame, more if index < last else 0)
 
+    receive_multipart = lambda: b.recv_multipart(copy=False)  # noqa: E731
     rows = [
-        (f"pyzmq recv_multipart(copy=False), {len(request)} frames", lambda: b.recv_multipart(copy=False), fill(request)),
+        (f"pyzmq recv_multipart(copy=False), {len(request)} frames", receive_multipart, fill(request)),
         (f"pyzmq raw recv frame by frame, {len(request)} frames", recv_raw, fill(request)),
         (f"pyzmq send_multipart, {len(answer)} frames", lambda: a.send_multipart(answer), drain),
         (f"pyzmq raw send frame by frame, {len(answer)} frames", lambda: send_raw(answer), drain),
@@ -108,8 +120,8 @@ def main() -> None:
     model = train()
     rows = np.random.default_rng(1).random((args.n, FEATURES))
     request = rpc.encode_prediction_request(7, rpc.InputType.DOUBLES, [row.tobytes() for row in rows])
-    dealer = zmtp.Dealer(MemorySocket(zmtp.encode(request)))
-    frames = dealer.receive(1.0)
+    dealer = zmtp.Dealer(MemorySocket(zmtp.encode(request))) if zmtp else None
+    frames = dealer.receive(1.0) if dealer else request
     message = rpc.decode_frontend_message(frames)
     inputs = message.inputs
     x = np.stack(inputs)
@@ -119,16 +131,16 @@ def main() -> None:
     coef, intercept = model.coef_, model.intercept_
 
     # Few calls per run for the slow steps, many for the fast ones: each run takes a few milliseconds.
-    steps = [
-        ("receive: ZMTP framing of the request (from memory)", lambda: dealer.receive(1.0), 200),
+    framing_in = [("receive: ZMTP framing of the request (from memory)", lambda: dealer.receive(1.0), 200)]
+    framing_out = [("send: ZMTP framing of the answer", lambda: zmtp.encode(answer), 200)]
+    steps = (framing_in if zmtp else []) + [
         ("decode: Clipper RPC request into numpy rows", lambda: rpc.decode_frontend_message(frames), 200),
         ("predict: np.stack of the rows", lambda: np.stack(inputs), 200),
         ("predict: scikit-learn's predict", lambda: model.predict(x), 20),
         ("  inside it: the matrix product alone", lambda: x @ coef.T + intercept, 200),
         ("predict: labels into text", lambda: [str(label) for label in labels], 200),
         ("encode: Clipper RPC answer", lambda: rpc.encode_response(message.msg_id, outputs), 200),
-        ("send: ZMTP framing of the answer", lambda: zmtp.encode(answer), 200),
-    ]
+    ] + (framing_out if zmtp else [])
     timed = [(name, *time_us(stmt, number, args.repeat)) for name, stmt, number in steps]
     total = sum(median for name, median, _ in timed if not name.startswith(" "))
     print(f"batch of {args.n} rows of {FEATURES} doubles ({len(request)} frames in, {len(answer)} out);")

@@ -5,7 +5,8 @@ and send (framing and the socket's write). When the container stops (SIGTERM), i
 batches and the queries to the JSON file named by CLIPPER_PROBE_STEPS. For this tree's container library
 (Python ZMTP); the probe `bench/probes/alternate.ts` starts it for a `timed` arm.
 
-Usage: CLIPPER_PROBE_STEPS=steps.json CLIPPER_...=... python bench/probes/timed_container.py (-m MODULE | SCRIPT)
+Usage: CLIPPER_PROBE_STEPS=steps.json CLIPPER_...=... \
+    .venv/bin/python bench/probes/timed_container.py (-m MODULE | SCRIPT)
 """
 
 import json

@@ -97,8 +97,14 @@ export async function perf(
   output: string,
   lines = 40,
 ): Promise<void> {
+  let record: string[];
+  try {
+    record = perfRecordArgs(target, p, seconds, output);
+  } catch (e) {
+    console.log(`    ${(e as Error).message}; not profiled`);
+    return;
+  }
   await new Promise((r) => setTimeout(r, delay_s * 1000));
-  const record = perfRecordArgs(target, p, seconds, output);
   if (!await found("perf")) {
     console.log(`    perf is not installed; the command would be: perf ${record.join(" ")}`);
     return;
@@ -110,7 +116,16 @@ export async function perf(
 }
 
 /** Waits `delay_s`, samples the container with py-spy for `seconds`, prints the top functions. */
-export async function pySpy(pid: number, delay_s: number, seconds: number, output: string): Promise<void> {
+export async function pySpy(
+  pid: number | undefined,
+  delay_s: number,
+  seconds: number,
+  output: string,
+): Promise<void> {
+  if (pid === undefined) {
+    console.log("    py-spy: this arm has no container; not profiled");
+    return;
+  }
   await new Promise((r) => setTimeout(r, delay_s * 1000));
   const args = pySpyArgs(pid, seconds, output);
   if (!await found("py-spy")) {
