@@ -91,7 +91,8 @@ async function runLoad(load: Load, url: string, dir: string, db?: string): Promi
     ? ohaRateArgs({ ...target, rate_per_second: load.rate!, duration_s: load.duration_s })
     : load.requests
     ? ["-n", String(load.requests), "-c", String(load.connections)]
-    : ["-z", `${load.duration_s}s`, "-c", String(load.connections)];
+    // -w: requests still in flight at the end are waited for, not counted as errors.
+    : ["-z", `${load.duration_s}s`, "-c", String(load.connections), "-w"];
   return await runOhaShaped([...shape, ...(db ? ["--db-url", db] : [])], target, load.rate ?? 0, dir);
 }
 
@@ -204,7 +205,7 @@ function addThreads(figures: Figures, used: Map<string, number>, seconds: number
     figures[`cores: ${key}`] = cpu / seconds;
     figures[`µs/request: ${key}`] = us;
   }
-  figures["cores: other threads"] = other / seconds;
+  if (used.size > 0) figures["cores: other threads"] = other / seconds;
 }
 
 function addHistograms(figures: Figures, h: CoreHistograms): void {

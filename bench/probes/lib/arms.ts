@@ -109,8 +109,9 @@ export function parseArm(spec: string): ArmSpec {
 }
 
 /** A git worktree of `commit` under /tmp, kept for the next probe (building it takes minutes); with
- * `build`, its native core is built there. Returns the tree's path, ending in "/". */
-export async function revisionTree(commit: string, build: boolean, log_dir: string): Promise<string> {
+ * `build`, its native core is built there, logging to `build.log_dir`. Returns the tree's path, ending in
+ * "/". */
+export async function revisionTree(commit: string, build?: { log_dir: string }): Promise<string> {
   const git = async (args: string[], cwd = root) => {
     const out = await new Deno.Command("git", { args, cwd, stdout: "piped", stderr: "piped" }).output();
     const text = new TextDecoder().decode(out.stdout).trim();
@@ -135,7 +136,7 @@ export async function revisionTree(commit: string, build: boolean, log_dir: stri
   }
   if (build && !await exists(`${dir}native/target/release/libclipper_core.so`)) {
     console.error(`probe: building ${commit}'s native core in ${dir} (a few minutes)`);
-    const log = `${log_dir}/build-${sha}.log`;
+    const log = `${build.log_dir}/build-${sha}.log`;
     const out = await new Deno.Command("cargo", {
       args: ["build", "--release", "--manifest-path", `${dir}native/Cargo.toml`],
       stdout: "piped",
@@ -173,8 +174,8 @@ export async function startArm(spec: ArmSpec, log_dir: string, round: number): P
       commands: ["deno run --allow-net bench/ceiling.ts PORT"],
     };
   }
-  const tree = spec.rev ? await revisionTree(spec.rev, true, log_dir) : root;
-  const python = spec.python_rev ? await revisionTree(spec.python_rev, false, log_dir) : tree;
+  const tree = spec.rev ? await revisionTree(spec.rev, { log_dir }) : root;
+  const python = spec.python_rev ? await revisionTree(spec.python_rev) : tree;
   const base = spec.model === "noop" ? NOOP_SETUP : LOGREG_SETUP;
   const model = spec.model === "noop" ? base.container : [`${tree}bench/models/logreg.py`];
   const steps_file = spec.timed
