@@ -40,6 +40,15 @@ export interface ArmSpec {
   readonly spin: number;
 }
 
+/** The options that take an integer, and the field each sets. */
+const INTEGER_OPTIONS = {
+  batch: "batch_size",
+  slo: "slo_micros",
+  cache: "cache_bytes",
+  renice: "renice",
+  spin: "spin",
+} as const;
+
 function integer(key: string, value: string | undefined): number {
   const n = Number(value);
   if (value === undefined || !Number.isInteger(n)) throw new Error(`Arm option ${key} needs an integer`);
@@ -64,21 +73,16 @@ export function parseArm(spec: string): ArmSpec {
   };
   for (const option of options) {
     const [key, value] = option.split("=", 2) as [string, string | undefined];
+    if (Object.hasOwn(INTEGER_OPTIONS, key)) {
+      arm = { ...arm, [INTEGER_OPTIONS[key as keyof typeof INTEGER_OPTIONS]]: integer(key, value) };
+      continue;
+    }
     switch (key) {
       case "model":
         if (value !== "noop" && value !== "logreg") {
           throw new Error(`model is noop or logreg, not "${value}"`);
         }
         arm = { ...arm, model: value };
-        break;
-      case "batch":
-        arm = { ...arm, batch_size: integer(key, value) };
-        break;
-      case "slo":
-        arm = { ...arm, slo_micros: integer(key, value) };
-        break;
-      case "cache":
-        arm = { ...arm, cache_bytes: integer(key, value) };
         break;
       case "timed":
         arm = { ...arm, timed: true };
@@ -87,12 +91,6 @@ export function parseArm(spec: string): ArmSpec {
       case "python":
         if (!value) throw new Error(`Arm option ${key} needs a commit`);
         arm = key === "rev" ? { ...arm, rev: value } : { ...arm, python_rev: value };
-        break;
-      case "renice":
-        arm = { ...arm, renice: integer(key, value) };
-        break;
-      case "spin":
-        arm = { ...arm, spin: integer(key, value) };
         break;
       case "name":
         arm = { ...arm, name: value ?? spec };
