@@ -62,12 +62,11 @@ export function parseOha(json: string, offered: number): OpenLoopFigures {
   };
 }
 
-/**
- * 64 connections: at 11k req/s and a few ms of latency about 30 are busy, and a request due while all are
- * busy waits inside oha (counted, thanks to the correction). `-w` lets the last requests finish rather
- * than counting them as aborted.
- */
-export function ohaArgs(run: OpenLoopRun, bodies_file: string): string[] {
+/** How the load is shaped: 64 connections at the run's rate, for its duration. At 11k req/s and a few ms
+ * of latency about 30 connections are busy, and a request due while all are busy waits inside oha
+ * (counted, thanks to the correction). `-w` lets the last requests finish rather than counting them as
+ * aborted. */
+export function ohaRateArgs(run: OpenLoopRun): string[] {
   return [
     "-q",
     String(run.rate_per_second),
@@ -77,6 +76,12 @@ export function ohaArgs(run: OpenLoopRun, bodies_file: string): string[] {
     "64",
     "-w",
     "--latency-correction",
+  ];
+}
+
+/** What every attack ends with: a JSON report, each request a POST of one line of `bodies_file`. */
+function ohaRequestArgs(bodies_file: string, url: string): string[] {
+  return [
     "--no-tui",
     "--output-format",
     "json",
@@ -86,24 +91,36 @@ export function ohaArgs(run: OpenLoopRun, bodies_file: string): string[] {
     "application/json",
     "-Z",
     bodies_file,
-    run.url,
+    url,
   ];
 }
 
+export function ohaArgs(run: OpenLoopRun, bodies_file: string): string[] {
+  return [...ohaRateArgs(run), ...ohaRequestArgs(bodies_file, run.url)];
+}
+
 /** Runs one fixed-rate attack and parses its report. */
-export async function runOha(run: OpenLoopRun, work_dir: string): Promise<OpenLoopResult> {
+export function runOha(run: OpenLoopRun, work_dir: string): Promise<OpenLoopResult> {
+  return runOhaShaped(ohaRateArgs(run), run, run.rate_per_second, work_dir);
+}
+
+/** Runs oha with the load shaped by `shape` (rate or count, connections, and any other option, such as
+ * `--db-url`) against `run`'s URL and bodies; `offered` is reported as the offered rate. */
+export async function runOhaShaped(
+  shape: readonly string[],
+  run: Pick<OpenLoopRun, "url" | "bodies">,
+  offered: number,
+  work_dir: string,
+): Promise<OpenLoopResult> {
   const oha = await ohaPath();
   const bodies = `${work_dir}/bodies.txt`;
   await Deno.writeTextFile(bodies, run.bodies.join("\n") + "\n");
+  const args = [...shape, ...ohaRequestArgs(bodies, run.url)];
   const { result: out, generator_cores, idle_cores } = await accounted(() =>
-    new Deno.Command(oha, { args: ohaArgs(run, bodies), stdout: "piped", stderr: "piped" }).output()
+    new Deno.Command(oha, { args, stdout: "piped", stderr: "piped" }).output()
   );
   if (!out.success) {
     throw new Error(`oha failed with exit code ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
   }
-  return {
-    ...parseOha(new TextDecoder().decode(out.stdout), run.rate_per_second),
-    generator_cores,
-    idle_cores,
-  };
+  return { ...parseOha(new TextDecoder().decode(out.stdout), offered), generator_cores, idle_cores };
 }

@@ -8,7 +8,8 @@ import type { ScenarioResult, Spread } from "./result.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-function fmt(n: number): string {
+/** A figure as the reports print it: integers whole, three significant digits or two decimals otherwise. */
+export function fmt(n: number): string {
   if (Number.isInteger(n)) return String(n);
   return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3);
 }

@@ -36,13 +36,25 @@ async function post(url: string, body: unknown): Promise<void> {
   if (r.status !== 200) throw new Error(`${url} answered ${r.status}: ${text}`);
 }
 
+/** Where the frontend comes from and what the container's environment adds: the probes (bench/probes) run
+ * another revision's tree (`tree`, ending in "/") or another container library (`PYTHONPATH`). */
+export interface ClipperOrigin {
+  readonly tree?: string;
+  readonly container_env?: Record<string, string>;
+}
+
 /** Starts a frontend with app "bench" linked to model "m:1", served by one container; waits for answers. */
-export async function startClipper(setup: ModelSetup, log_dir: string): Promise<Clipper> {
+export async function startClipper(
+  setup: ModelSetup,
+  log_dir: string,
+  origin: ClipperOrigin = {},
+): Promise<Clipper> {
+  const tree = origin.tree ?? root;
   const [query, admin, rpc] = [freePort(), freePort(), freePort()];
   const args = [
     "run",
     "--allow-all",
-    `${root}src/main.ts`,
+    `${tree}src/main.ts`,
     "--query-port",
     String(query),
     "--admin-port",
@@ -54,7 +66,11 @@ export async function startClipper(setup: ModelSetup, log_dir: string): Promise<
     "--prediction-cache-bytes",
     String(setup.prediction_cache_bytes),
   ];
-  const frontend = await spawn("frontend", Deno.execPath(), args, { log_path: `${log_dir}/frontend.log` });
+  // Run from its tree, so that Deno reads that tree's deno.json and lock file.
+  const frontend = await spawn("frontend", Deno.execPath(), args, {
+    log_path: `${log_dir}/frontend.log`,
+    cwd: tree,
+  });
   const url = `http://127.0.0.1:${query}`;
   const adminUrl = `http://127.0.0.1:${admin}/admin`;
   await waitUntil("the frontend", async () => {
@@ -84,6 +100,7 @@ export async function startClipper(setup: ModelSetup, log_dir: string): Promise<
     CLIPPER_IP: "127.0.0.1",
     CLIPPER_PORT: String(rpc),
     CLIPPER_INPUT_TYPE: setup.input_type,
+    ...origin.container_env,
   };
   const container = await spawn("container", PYTHON, setup.container, {
     env,
@@ -102,7 +119,7 @@ export async function startClipper(setup: ModelSetup, log_dir: string): Promise<
     frontend,
     container,
     commands: [
-      `deno ${args.join(" ").replace(root, "")}`,
+      `deno ${args.join(" ").replace(tree, "")}`,
       `${envText} .venv/bin/python ${setup.container.join(" ").replace(root, "")}`,
     ],
   };
