@@ -13,6 +13,7 @@ interface Managed {
   pid: number | null;
   running: boolean;
   restarts: number;
+  connected: boolean;
 }
 
 async function managed(server: Server): Promise<Managed[]> {
@@ -117,6 +118,32 @@ Deno.test("a replica that crashes is restarted and its restart is counted", asyn
       const text = await logs();
       return /restarting/.test(text) && text.split("serving sum:1").length === 3 ? true : undefined;
     });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("the core numbers each managed replica as the manager does, across a restart", async () => {
+  const server = await Server.start();
+  try {
+    await runSum(server, 3);
+    const coreNumbers = async () => {
+      const r = await server.admin("get_all_containers", { verbose: true });
+      return (r.body as { model_replica_id: number }[]).map((c) => c.model_replica_id).sort();
+    };
+    const all = await waitFor("three replicas to connect", async () => {
+      const m = await managed(server);
+      return m.length === 3 && m.every((r) => r.connected) ? m : undefined;
+    });
+    assert.deepEqual(all.map((r) => r.replica), [0, 1, 2]);
+    assert.deepEqual(await coreNumbers(), [0, 1, 2]);
+    // Replica 1 dies: while it is away the manager shows it disconnected, and it comes back as number 1.
+    Deno.kill(all[1]!.pid!, "SIGKILL");
+    await waitFor("replica 1 to be restarted and connect again", async () => {
+      const m = await managed(server);
+      return m[1]?.restarts === 1 && m.every((r) => r.connected) ? true : undefined;
+    });
+    assert.deepEqual(await coreNumbers(), [0, 1, 2]);
   } finally {
     await server.stop();
   }

@@ -1,6 +1,7 @@
 /**
  * Container configuration from the original Clipper's environment (CLIPPER_MODEL_NAME,
- * CLIPPER_MODEL_VERSION, CLIPPER_INPUT_TYPE, CLIPPER_IP, CLIPPER_PORT, CLIPPER_MODEL_PATH), with explicit
+ * CLIPPER_MODEL_VERSION, CLIPPER_INPUT_TYPE, CLIPPER_IP, CLIPPER_PORT, CLIPPER_MODEL_PATH) and ours
+ * (CLIPPER_REPLICA), with explicit
  * overrides. Every error names the variable and the value, so a misconfigured container says what to fix.
  */
 
@@ -13,6 +14,9 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly model_path?: string;
+  /** The replica's number as the process manager that started it counts (CLIPPER_REPLICA); the frontend
+   * names the replica by it, so its logs and the management API agree. Unset when run by hand. */
+  readonly replica?: number;
 }
 
 export class ConfigError extends Error {
@@ -68,6 +72,11 @@ export function loadConfig(
       `CLIPPER_PORT="${rawPort}" is invalid: expected an integer TCP port between 1 and 65535`,
     );
   }
+  const rawReplica = env.CLIPPER_REPLICA;
+  const replica = overrides.replica ?? (rawReplica === undefined ? undefined : Number(rawReplica));
+  if (replica !== undefined && (!Number.isInteger(replica) || replica < 0 || replica >= 2 ** 32)) {
+    throw new ConfigError(`CLIPPER_REPLICA="${rawReplica}" is invalid: expected a non-negative integer`);
+  }
   return Object.freeze({
     model_name: required("CLIPPER_MODEL_NAME", overrides.model_name),
     model_version: required("CLIPPER_MODEL_VERSION", overrides.model_version),
@@ -75,5 +84,6 @@ export function loadConfig(
     host: overrides.host ?? env.CLIPPER_IP ?? "127.0.0.1",
     port,
     model_path: overrides.model_path ?? env.CLIPPER_MODEL_PATH,
+    replica,
   });
 }

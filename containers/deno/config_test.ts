@@ -9,6 +9,7 @@ Deno.test("the CLIPPER_* environment configures a container, with the original d
     host: "127.0.0.1",
     port: 7000,
     model_path: undefined,
+    replica: undefined,
   });
   const c = loadConfig({
     CLIPPER_MODEL_NAME: "m",
@@ -16,8 +17,9 @@ Deno.test("the CLIPPER_* environment configures a container, with the original d
     CLIPPER_INPUT_TYPE: "s",
     CLIPPER_IP: "10.0.0.1",
     CLIPPER_PORT: "7001",
+    CLIPPER_REPLICA: "2",
   });
-  assert.deepEqual([c.input_type, c.host, c.port], ["strings", "10.0.0.1", 7001]);
+  assert.deepEqual([c.input_type, c.host, c.port, c.replica], ["strings", "10.0.0.1", 7001, 2]);
 });
 
 Deno.test("a missing or invalid setting fails naming the variable and the value", () => {
@@ -31,4 +33,10 @@ Deno.test("a missing or invalid setting fails naming the variable and the value"
     () => loadConfig({ ...base, CLIPPER_INPUT_TYPE: "tensors" }),
     /CLIPPER_INPUT_TYPE="tensors" is invalid/,
   );
+  for (const bad of ["-1", "two", "1.5"]) {
+    assert.throws(
+      () => loadConfig({ ...base, CLIPPER_REPLICA: bad }),
+      new RegExp(`CLIPPER_REPLICA="${bad}"`),
+    );
+  }
 });

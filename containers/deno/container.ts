@@ -148,6 +148,7 @@ export class Container {
             this.config.model_name,
             this.config.model_version,
             this.config.input_type,
+            this.config.replica,
           )
           : undefined;
       case "feedback":

@@ -77,12 +77,15 @@ export function encodeHeartbeat(): Uint8Array[] {
   return [EMPTY, u32(MessageType.HEARTBEAT)];
 }
 
+/** `replica`, when given, goes in our extension frame after the RPC version (the number the process manager
+ * gave this replica); the original frontend never starts containers with one. */
 export function encodeNewContainer(
   name: string,
   version: string,
   input_type: InputTypeName,
+  replica?: number,
 ): Uint8Array[] {
-  return [
+  const frames = [
     EMPTY,
     u32(MessageType.NEW_CONTAINER),
     encoder.encode(name),
@@ -90,6 +93,7 @@ export function encodeNewContainer(
     encoder.encode(String(InputType[input_type])),
     u32(RPC_VERSION),
   ];
+  return replica === undefined ? frames : [...frames, u32(replica)];
 }
 
 /** `msg_id` is the 4-byte id frame exactly as received. */

@@ -26,6 +26,7 @@ Deno.test("container messages have the original byte layouts and our two extensi
     text("3"),
     u32(3),
   ]);
+  assert.deepEqual(encodeNewContainer("m", "1", "doubles", 258).slice(-2), [u32(3), u32(258)]);
   const id = u32(7);
   assert.deepEqual(encodeResponse(id, ["a", "bc"]), [
     bytes(),

@@ -90,6 +90,8 @@ class Replica {
       CLIPPER_IP: this.options.rpc_host,
       CLIPPER_PORT: String(this.options.rpc_port),
       CLIPPER_MODEL_PATH: this.spec.model_data_path,
+      // Our containers announce it, so the core's log and get_model_replicas number this replica alike.
+      CLIPPER_REPLICA: String(this.index),
       PYTHONUNBUFFERED: "1",
     };
     if (this.gpu !== null) env.CUDA_VISIBLE_DEVICES = this.gpu;

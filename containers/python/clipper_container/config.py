@@ -37,6 +37,9 @@ class Config:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     model_path: Optional[str] = None
+    # The replica's number as the process manager that started it counts (CLIPPER_REPLICA); the frontend
+    # names the replica by it, so its logs and the management API agree. None when run by hand.
+    replica: Optional[int] = None
 
     @property
     def address(self) -> str:
@@ -64,6 +67,7 @@ class Config:
             host=_setting(host, "host", env, "CLIPPER_IP", DEFAULT_HOST, str),
             port=_setting(port, "port", env, "CLIPPER_PORT", DEFAULT_PORT, parse_port),
             model_path=env.get("CLIPPER_MODEL_PATH") or None,
+            replica=_setting(None, "replica", env, "CLIPPER_REPLICA", None, parse_replica),
         )
 
 
@@ -85,6 +89,16 @@ def parse_port(value: Union[int, str]) -> int:
     if not 0 < port < 65536:
         raise ValueError("expected an integer TCP port between 1 and 65535")
     return port
+
+
+def parse_replica(value: Union[int, str]) -> int:
+    try:
+        replica = int(value)
+    except (TypeError, ValueError):
+        replica = -1
+    if not 0 <= replica < 2**32:
+        raise ValueError("expected a non-negative integer replica number")
+    return replica
 
 
 def _required(explicit: Optional[str], env: Mapping[str, str], variable: str) -> str:

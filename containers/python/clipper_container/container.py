@@ -68,7 +68,9 @@ class Container:
         self.activity_timeout = activity_timeout
         self._predict = predict_function(model)
         self._stopping = threading.Event()
-        self._metadata = rpc.encode_new_container(config.model_name, config.model_version, config.input_type)
+        self._metadata = rpc.encode_new_container(
+            config.model_name, config.model_version, config.input_type, config.replica
+        )
 
     def stop(self) -> None:
         """Asks `run()` to close its socket and return; safe to call from any thread."""

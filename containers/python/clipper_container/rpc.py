@@ -90,8 +90,10 @@ def encode_heartbeat() -> List[bytes]:
     return [b"", _u32(MSG_HEARTBEAT)]
 
 
-def encode_new_container(name: str, version: str, input_type: InputType) -> List[bytes]:
-    return [
+def encode_new_container(name: str, version: str, input_type: InputType, replica: Optional[int] = None) -> List[bytes]:
+    """`replica`, when given, goes in our extension frame after the RPC version (the number the process
+    manager gave this replica); the original frontend never starts containers with one."""
+    frames = [
         b"",
         _u32(MSG_NEW_CONTAINER),
         name.encode("utf-8"),
@@ -99,6 +101,7 @@ def encode_new_container(name: str, version: str, input_type: InputType) -> List
         str(int(input_type)).encode("ascii"),
         _u32(RPC_VERSION),
     ]
+    return frames if replica is None else frames + [_u32(replica)]
 
 
 def encode_response(msg_id: Buffer, outputs: Sequence[str]) -> List[bytes]:
@@ -129,6 +132,7 @@ class NewContainer:
     version: str
     input_type: InputType
     rpc_version: int
+    replica: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -311,7 +315,8 @@ def decode_container_message(frames: Sequence[Buffer]) -> ContainerMessage:
             input_type = InputType(int(type_text))
         except ValueError:
             raise r.fail(f'unknown input type "{type_text}"') from None
-        return NewContainer(name, version, input_type, r.u32("rpc version"))
+        rpc_version = r.u32("rpc version")
+        return NewContainer(name, version, input_type, rpc_version, r.u32("replica number") if r.rest() else None)
     if msg_type == MSG_CONTAINER_CONTENT:
         r.msg_id = bytes(r.fixed("message id", 4))
         header = r.u64_header("output header")

@@ -12,8 +12,17 @@ def test_defaults_fill_in_everything_but_name_and_version():
 
 
 def test_every_variable_is_read_from_the_environment():
-    env = dict(BASE, CLIPPER_IP="10.0.0.2", CLIPPER_PORT="7001", CLIPPER_INPUT_TYPE="Strings", CLIPPER_MODEL_PATH="/m")
-    assert Config.from_env(env) == Config("sum", "1", InputType.STRINGS, "10.0.0.2", 7001, "/m")
+    env = dict(
+        BASE, CLIPPER_IP="10.0.0.2", CLIPPER_PORT="7001", CLIPPER_INPUT_TYPE="Strings", CLIPPER_MODEL_PATH="/m",
+        CLIPPER_REPLICA="2",
+    )
+    assert Config.from_env(env) == Config("sum", "1", InputType.STRINGS, "10.0.0.2", 7001, "/m", 2)
+
+
+@pytest.mark.parametrize("bad", ["-1", "two", "4294967296"])
+def test_a_bad_replica_number_names_the_variable_and_the_value(bad):
+    with pytest.raises(ConfigError, match=f"CLIPPER_REPLICA='{bad}' is invalid: expected a non-negative integer"):
+        Config.from_env(dict(BASE, CLIPPER_REPLICA=bad))
 
 
 def test_explicit_arguments_override_the_environment():

@@ -21,6 +21,13 @@ def test_new_container_carries_name_version_decimal_input_type_and_rpc_version_3
     ]
 
 
+def test_new_container_names_the_replica_number_in_a_last_frame_only_when_it_has_one():
+    assert rpc.encode_new_container("sum", "v1", InputType.DOUBLES, 258)[-2:] == [b"\x03\x00\x00\x00", b"\x02\x01\x00\x00"]
+    assert rpc.decode_container_message(rpc.encode_new_container("m", "1", InputType.INTS, 2)) == rpc.NewContainer(
+        "m", "1", InputType.INTS, 3, 2
+    )
+
+
 def test_response_echoes_the_message_id_and_counts_utf8_bytes_not_characters():
     frames = rpc.encode_response(b"\x07\x00\x00\x00", ["ok", "é"])
     header = u64(2) + u64(2) + u64(2)

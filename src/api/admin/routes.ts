@@ -178,10 +178,15 @@ export function createAdminApi(
       await state.setReplicas(b.model_name, b.model_version, { num_replicas: b.num_replicas, gpus: b.gpus });
       return `Set model "${versionLabel(b.model_name, b.model_version)}" to ${b.num_replicas} replicas`;
     },
-    get_model_replicas: (b) =>
-      Promise.resolve(
-        managed().filter((r) => r.model_name === b.model_name && r.model_version === b.model_version),
-      ),
+    get_model_replicas: (b) => {
+      const sameVersion = (r: { model_name: string; model_version: string }) =>
+        r.model_name === b.model_name && r.model_version === b.model_version;
+      // Managed replicas tell the core their number, so a process and its connection pair up by it.
+      const numbers = new Set(replicas().filter(sameVersion).map((r) => r.model_replica_id));
+      return Promise.resolve(
+        managed().filter(sameVersion).map((r) => ({ ...r, connected: numbers.has(r.replica) })),
+      );
+    },
     get_replica_logs: async (b) => {
       const path = log_path(b.model_name, b.model_version, b.replica);
       const label = versionLabel(b.model_name, b.model_version);

@@ -20,8 +20,8 @@ use crate::completion::{Completion, Status};
 use crate::queue::{DeadlineQueue, Query};
 use crate::registry::{unix_millis, Identity, Registry, ReplicaSnapshot};
 use crate::rpc::{
-    decode_container_message, encode_heartbeat, encode_prediction_request, ContainerMessage, Frame,
-    HeartbeatKind, InputType, RPC_VERSION,
+    decode_container_message, encode_heartbeat, encode_prediction_request, Announcement,
+    ContainerMessage, Frame, HeartbeatKind, InputType, RPC_VERSION,
 };
 pub use models::ModelTable;
 
@@ -342,14 +342,9 @@ impl Engine {
                 };
                 self.send(identity.to_vec(), encode_heartbeat(kind));
             }
-            ContainerMessage::NewContainer {
-                name,
-                version,
-                input_type,
-                rpc_version,
-            } => {
+            ContainerMessage::NewContainer(announced) => {
                 if !known {
-                    self.connect(identity, name, version, input_type, rpc_version, now);
+                    self.connect(identity, &announced, now);
                 }
             }
             ContainerMessage::Response { msg_id, outputs } if known => {
@@ -372,15 +367,14 @@ impl Engine {
         }
     }
 
-    fn connect(
-        &mut self,
-        identity: &[u8],
-        name: &str,
-        version: &str,
-        input_type: InputType,
-        rpc: u32,
-        now: Instant,
-    ) {
+    fn connect(&mut self, identity: &[u8], announced: &Announcement<'_>, now: Instant) {
+        let Announcement {
+            name,
+            version,
+            input_type,
+            rpc_version: rpc,
+            replica,
+        } = *announced;
         let label = format!("{name}:{version}");
         if rpc != RPC_VERSION {
             self.counters.refused_containers += 1;
@@ -403,7 +397,7 @@ impl Engine {
         }
         let replica = self
             .registry
-            .add(identity.to_vec(), model_id, input_type, now);
+            .add(identity.to_vec(), model_id, replica, input_type, now);
         eprintln!(
             "clipper core: container connected for model \"{label}\" (replica {})",
             replica.replica_id

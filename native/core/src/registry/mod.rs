@@ -3,7 +3,7 @@
 //! Owns replica identities and liveness bookkeeping. Must not hold queries (the engine tracks in-flight
 //! batches) nor touch the socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -42,7 +42,6 @@ pub struct ReplicaSnapshot {
 pub struct Registry {
     replicas: HashMap<Identity, Replica>,
     next_connection_id: u32,
-    next_replica_id: HashMap<u32, u32>,
 }
 
 pub fn unix_millis(at: SystemTime) -> u64 {
@@ -60,17 +59,28 @@ impl Registry {
         self.replicas.get_mut(identity)
     }
 
+    /// Registers a replica under the number it claims (the one its process manager gave it), or else the
+    /// lowest number no connected replica of its model holds, so numbers stay small across restarts.
     pub fn add(
         &mut self,
         identity: Identity,
         model: u32,
+        claimed: Option<u32>,
         input_type: InputType,
         now: Instant,
     ) -> &Replica {
-        let replica_id = self.next_replica_id.entry(model).or_insert(0);
+        let replica_id = claimed.unwrap_or_else(|| {
+            let taken: HashSet<u32> = self
+                .replicas
+                .values()
+                .filter(|r| r.model == model)
+                .map(|r| r.replica_id)
+                .collect();
+            (0..).find(|id| !taken.contains(id)).unwrap_or(0)
+        });
         let replica = Replica {
             model,
-            replica_id: *replica_id,
+            replica_id,
             connection_id: self.next_connection_id,
             input_type,
             connected_at_ms: unix_millis(SystemTime::now()),
@@ -78,7 +88,6 @@ impl Registry {
             busy_with: None,
             batches_completed: 0,
         };
-        *replica_id += 1;
         self.next_connection_id += 1;
         self.replicas.entry(identity).or_insert(replica)
     }
@@ -142,22 +151,49 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn replica_ids_count_per_model_and_connection_ids_globally() {
+    fn replicas_are_numbered_per_model_from_the_lowest_free_number_and_connections_globally() {
         let now = Instant::now();
         let mut r = Registry::default();
-        let a = r.add(b"a".to_vec(), 1, InputType::Doubles, now).replica_id;
-        let b = r.add(b"b".to_vec(), 1, InputType::Doubles, now).replica_id;
-        let c = r.add(b"c".to_vec(), 2, InputType::Ints, now);
+        let a = r
+            .add(b"a".to_vec(), 1, None, InputType::Doubles, now)
+            .replica_id;
+        let b = r
+            .add(b"b".to_vec(), 1, None, InputType::Doubles, now)
+            .replica_id;
+        let c = r.add(b"c".to_vec(), 2, None, InputType::Ints, now);
         assert_eq!((a, b, c.replica_id, c.connection_id), (0, 1, 0, 2));
         assert!(r.has_replica_for(1) && !r.has_replica_for(3));
+        // A restarted replica takes the number its predecessor left, not a new one.
+        r.remove(b"a");
+        assert_eq!(
+            r.add(b"d".to_vec(), 1, None, InputType::Doubles, now)
+                .replica_id,
+            0
+        );
+    }
+
+    #[test]
+    fn a_replica_keeps_the_number_its_process_manager_gave_it() {
+        let now = Instant::now();
+        let mut r = Registry::default();
+        assert_eq!(
+            r.add(b"a".to_vec(), 1, Some(2), InputType::Doubles, now)
+                .replica_id,
+            2
+        );
+        assert_eq!(
+            r.add(b"b".to_vec(), 1, None, InputType::Doubles, now)
+                .replica_id,
+            0
+        );
     }
 
     #[test]
     fn a_busy_replica_gets_the_longer_timeout_before_it_is_declared_dead() {
         let t0 = Instant::now();
         let mut r = Registry::default();
-        r.add(b"idle".to_vec(), 1, InputType::Doubles, t0);
-        r.add(b"busy".to_vec(), 1, InputType::Doubles, t0);
+        r.add(b"idle".to_vec(), 1, None, InputType::Doubles, t0);
+        r.add(b"busy".to_vec(), 1, None, InputType::Doubles, t0);
         r.get_mut(b"busy").unwrap().busy_with = Some(7);
         let later = t0 + Duration::from_secs(31);
         let dead = r.dead(later, Duration::from_secs(30), Duration::from_secs(300));

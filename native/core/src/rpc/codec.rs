@@ -121,24 +121,26 @@ pub fn encode_prediction_request(
     frames
 }
 
+/// A container's `NewContainer` message: which model it serves and how.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Announcement<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub input_type: InputType,
+    pub rpc_version: u32,
+    /// Our extension: the replica's number as the process that started it counts (an optional frame
+    /// after the RPC version, u32, sent only when the container was given `CLIPPER_REPLICA`), so the
+    /// core's logs and the management API name a replica alike.
+    pub replica: Option<u32>,
+}
+
 /// A message from a container, decoded from the frames that follow its routing identity.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ContainerMessage<'a> {
     Heartbeat,
-    NewContainer {
-        name: &'a str,
-        version: &'a str,
-        input_type: InputType,
-        rpc_version: u32,
-    },
-    Response {
-        msg_id: u32,
-        outputs: Vec<&'a [u8]>,
-    },
-    BatchError {
-        msg_id: u32,
-        message: &'a str,
-    },
+    NewContainer(Announcement<'a>),
+    Response { msg_id: u32, outputs: Vec<&'a [u8]> },
+    BatchError { msg_id: u32, message: &'a str },
     Leaving,
 }
 
@@ -272,12 +274,18 @@ pub fn decode_container_message<'a>(
             } else {
                 r.u32("rpc version")?
             };
-            Ok(ContainerMessage::NewContainer {
+            let replica = if r.rest().is_empty() {
+                None
+            } else {
+                Some(r.u32("replica number")?)
+            };
+            Ok(ContainerMessage::NewContainer(Announcement {
                 name,
                 version,
                 input_type,
                 rpc_version,
-            })
+                replica,
+            }))
         }
         MSG_CONTAINER_CONTENT => {
             let msg_id = u32::from_le_bytes(r.fixed("message id")?);
@@ -375,13 +383,36 @@ mod tests {
         let frames: Vec<&[u8]> = vec![b"", &[0, 0, 0, 0], b"sum", b"1", b"3", &[3, 0, 0, 0]];
         assert_eq!(
             decode_container_message(&frames),
-            Ok(ContainerMessage::NewContainer {
+            Ok(ContainerMessage::NewContainer(Announcement {
                 name: "sum",
                 version: "1",
                 input_type: InputType::Doubles,
-                rpc_version: 3
-            })
+                rpc_version: 3,
+                replica: None,
+            }))
         );
+    }
+
+    #[test]
+    fn new_container_may_name_its_replica_number_after_the_version() {
+        let frames: Vec<&[u8]> = vec![
+            b"",
+            &[0, 0, 0, 0],
+            b"sum",
+            b"1",
+            b"3",
+            &[3, 0, 0, 0],
+            &[2, 1, 0, 0],
+        ];
+        assert!(matches!(
+            decode_container_message(&frames),
+            Ok(ContainerMessage::NewContainer(Announcement {
+                replica: Some(258),
+                ..
+            }))
+        ));
+        let short: Vec<&[u8]> = vec![b"", &[0, 0, 0, 0], b"m", b"1", b"3", &[3, 0, 0, 0], &[2]];
+        assert!(decode_container_message(&short).is_err());
     }
 
     #[test]
@@ -389,7 +420,10 @@ mod tests {
         let frames: Vec<&[u8]> = vec![b"", &[0, 0, 0, 0], b"m", b"1", b"0"];
         assert!(matches!(
             decode_container_message(&frames),
-            Ok(ContainerMessage::NewContainer { rpc_version: 0, .. })
+            Ok(ContainerMessage::NewContainer(Announcement {
+                rpc_version: 0,
+                ..
+            }))
         ));
     }
 

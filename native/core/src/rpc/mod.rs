@@ -6,6 +6,6 @@ pub mod codec;
 pub mod zmtp;
 
 pub use codec::{
-    decode_container_message, encode_heartbeat, encode_prediction_request, ContainerMessage,
-    DecodeError, Frame, HeartbeatKind, InputType, RPC_VERSION,
+    decode_container_message, encode_heartbeat, encode_prediction_request, Announcement,
+    ContainerMessage, DecodeError, Frame, HeartbeatKind, InputType, RPC_VERSION,
 };
