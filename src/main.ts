@@ -98,19 +98,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await core.close();
     throw err;
   }
+  let closing: Promise<void> | undefined;
   return {
     query_port,
     admin_port: admin.addr.port,
-    async close() {
-      // First, while the frontend still answers what the port forwards to it.
-      await core.stopHttp();
-      await Promise.all([query.shutdown(), admin.shutdown()]);
-      stopSync();
-      await reconciling;
-      await manager.stopAll();
-      await state.backend.close();
-      await core.close();
-    },
+    // Once: `deno task` forwards a signal to this process, so a group's SIGTERM can arrive twice.
+    close: () =>
+      closing ??= (async () => {
+        // First, while the frontend still answers what the port forwards to it.
+        await core.stopHttp();
+        await Promise.all([query.shutdown(), admin.shutdown()]);
+        stopSync();
+        await reconciling;
+        await manager.stopAll();
+        await state.backend.close();
+        await core.close();
+      })(),
   };
 }
 

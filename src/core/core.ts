@@ -99,6 +99,7 @@ export class ServingCore {
   readonly #hitCount = new Uint32Array(1);
   readonly #firstId = new BigUint64Array(1);
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(lib: NativeLibrary, handle: Deno.PointerObject) {
     this.#lib = lib;
@@ -277,8 +278,13 @@ export class ServingCore {
   }
 
   /** Stops the core; queries still waiting are answered as dropped. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** Closes the core once; a second call (a second SIGTERM during shutdown) waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     await this.stopHttp();
     this.#closed = true;
     unwrap(this.#lib, this.#lib.symbols.clipper_core_close(this.#handle));

@@ -115,3 +115,10 @@ Deno.test("a library that is missing is reported with the way to build it", () =
     /deno task build:native/,
   );
 });
+
+Deno.test("closing twice at once frees the core once (two signals during shutdown)", async () => {
+  const core = open();
+  core.configureModel("m", "1", "doubles", -1, 100_000);
+  await Promise.all([core.close(), core.close()]);
+  await core.close();
+});
