@@ -2,8 +2,8 @@
  * The serving core as the rest of the frontend sees it: register model versions, submit a request's
  * queries in one call, and get each query's answer: at once when the prediction cache has it, else as a
  * promise. Promised answers come back through one completion pump, a blocking native poll running off the
- * main thread that returns every ready answer at once (DESIGN.md §2), never one callback per query. Also
- * starts and stops the core's own query port and hands it the app table and its counters.
+ * main thread that returns every ready answer at once (README, Architecture), never one callback per
+ * query. Also starts and stops the core's own query port and hands it the app table and its counters.
  *
  * Owns the native handle and every buffer that crosses the boundary. Must not decide routes, validate
  * requests or pick models: callers pass model ids, objectives in microseconds, inputs already in wire

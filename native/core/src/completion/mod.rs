@@ -2,7 +2,7 @@
 //!
 //! Owns the hand-over between the core thread and the caller of `clipper_poll_completions`, and the
 //! record layout written into the caller's buffer. One lock per engine iteration and per poll, never one
-//! callback per query (DESIGN.md §2). Must not decide outcomes.
+//! callback per query (README, Architecture). Must not decide outcomes.
 //!
 //! Record layout, little-endian, packed back to back:
 //! `u64 query_id, u32 status, u32 payload_len, u32 model_latency_micros, u32 batch_size, payload`.
