@@ -1,7 +1,7 @@
 /**
  * The peers scenario: the batching scenario's logistic regression served by Ray Serve, MLServer and
- * BentoML (each in its default configuration, from bench-only environments made by scripts/setup.ts on first use)
- * and by Clipper with adaptive batching, under the same closed-loop load.
+ * BentoML (each in its default configuration, from bench-only environments that scripts/setup.ts makes on
+ * first use) and by Clipper with adaptive batching, under the same closed-loop load.
  */
 
 import { atLeast, atMost, type ScenarioResult } from "../lib/result.ts";

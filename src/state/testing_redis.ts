@@ -1,6 +1,6 @@
 /**
  * A real redis-server for tests: started on a free loopback port with persistence off, stopped by the
- * caller. Fails loudly when redis-server is not installed (`.ci/run` installs it).
+ * caller. Fails loudly when redis-server is not installed (`deno task test` installs it first, through scripts/setup.ts).
  */
 
 export interface TestRedis {
