@@ -12,7 +12,7 @@ import { type Rng, seededRng } from "./rng.ts";
 import { initialState, type PolicyState } from "./state.ts";
 
 export const MODELS = ["a", "b", "c"];
-export const LOSS_PROBABILITIES = [0.5, 0.1, 0.3];
+const LOSS_PROBABILITIES = [0.5, 0.1, 0.3];
 const BEST = 1;
 const BEST_FAILS = [0.5, 0.9, 0.3];
 export const SEEDS = [1, 2, 3, 4, 5];
