@@ -16,6 +16,7 @@ import type { Context } from "./scenarios/context.ts";
 import { native } from "./scenarios/native.ts";
 import { openloop, soak } from "./scenarios/open_loop.ts";
 import { peers } from "./scenarios/peers.ts";
+import { selection } from "./scenarios/selection.ts";
 import { ensureOrExit } from "../scripts/setup.ts";
 
 export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>> = {
@@ -26,8 +27,9 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>
   soak,
   native,
   peers,
+  selection,
 };
-const DEFAULT = ["model", "cache", "openloop", "batching", "peers"];
+const DEFAULT = ["model", "cache", "openloop", "batching", "peers", "selection"];
 
 const root = new URL("..", import.meta.url).pathname;
 

@@ -22,6 +22,7 @@ const CATALOGUE = {
   version_not_found: { title: "Query processing error", status: 400 },
   input_type_mismatch: { title: "Input type mismatch", status: 400 },
   link_not_found: { title: "Link not found", status: 400 },
+  feedback_unscorable: { title: "Feedback cannot be scored", status: 400 },
   state_unavailable: { title: "State store unavailable", status: 503 },
   core_refused: { title: "Serving core refused the query", status: 503 },
   internal: { title: "Internal error", status: 500 },

@@ -19,6 +19,8 @@ import { installCommon } from "./api/http.ts";
 import { ContainerManager, type ReplicaSpec } from "./containers/manager.ts";
 import type { StateData } from "./state/store.ts";
 import { Hono } from "hono";
+import { LearnedStates } from "./selection/learned.ts";
+import { seededRng } from "./policy/rng.ts";
 
 export interface RunningServer {
   readonly query_port: number;
@@ -39,7 +41,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     prediction_cache_bytes: config.prediction_cache_bytes,
     library_path: config.native_library || undefined,
   });
-  const routes = new Routes(core);
+  // What the policies learned, loaded before the first routes are published so the core serves with it.
+  const learned = await LearnedStates.open(state.backend, seededRng(Date.now() >>> 0));
+  const routes = new Routes(core, learned);
   const metrics = new Metrics();
   const manager = await ContainerManager.create({
     // Replicas run on this machine: a wildcard bind address is reached through loopback.
@@ -61,6 +65,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   const queryApi = createQueryApi({
     routes,
+    rng: seededRng((Date.now() >>> 0) ^ 0x9e3779b9),
     core,
     metrics,
     max_body_bytes: config.max_body_bytes,
@@ -75,6 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       replicas: () => core.snapshot().replicas,
       managed: () => manager.list(),
       log_path: (name, version, index) => manager.logPath(name, version, index),
+      learned: (app, uid) => learned.state(app, uid),
       max_body_bytes: config.max_body_bytes,
     }),
   );

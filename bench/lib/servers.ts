@@ -20,12 +20,18 @@ export interface ModelSetup {
   readonly prediction_cache_bytes: number;
   /** An input the model accepts, sent until it answers, to know the container is serving. */
   readonly probe_input: unknown;
+  /** The model names linked to the app, one container each ("m" alone when absent). */
+  readonly models?: readonly string[];
+  /** The app's selection policy and its params (the default policy when absent). */
+  readonly policy?: { readonly name: string; readonly params?: Record<string, unknown> };
 }
 
 export interface Clipper {
   readonly url: string;
   readonly frontend: Started;
+  /** The first model's container. */
   readonly container: Started;
+  readonly containers: readonly Started[];
   /** The command lines used, for the report. */
   readonly commands: string[];
 }
@@ -78,46 +84,64 @@ export async function startClipper(
     await r.body?.cancel();
     return r.ok;
   });
+  const models = setup.models ?? ["m"];
   await post(`${adminUrl}/add_app`, {
     name: "bench",
     input_type: setup.input_type,
     default_output: "-1",
     latency_slo_micros: setup.latency_slo_micros,
+    policy: setup.policy?.name,
+    policy_params: setup.policy?.params,
   });
-  await post(`${adminUrl}/add_model`, {
-    model_name: "m",
-    model_version: "1",
-    labels: [],
-    input_type: setup.input_type,
-    container_name: "bench",
-    model_data_path: "/tmp",
-    batch_size: setup.batch_size,
-  });
-  await post(`${adminUrl}/add_model_links`, { app_name: "bench", model_names: ["m"] });
-  const env = {
-    CLIPPER_MODEL_NAME: "m",
+  for (const model_name of models) {
+    await post(`${adminUrl}/add_model`, {
+      model_name,
+      model_version: "1",
+      labels: [],
+      input_type: setup.input_type,
+      container_name: "bench",
+      model_data_path: "/tmp",
+      batch_size: setup.batch_size,
+    });
+  }
+  await post(`${adminUrl}/add_model_links`, { app_name: "bench", model_names: models });
+  const envOf = (model: string) => ({
+    CLIPPER_MODEL_NAME: model,
     CLIPPER_MODEL_VERSION: "1",
     CLIPPER_IP: "127.0.0.1",
     CLIPPER_PORT: String(rpc),
     CLIPPER_INPUT_TYPE: setup.input_type,
     ...origin.container_env,
-  };
-  const container = await spawn("container", PYTHON, setup.container, {
-    env,
-    log_path: `${log_dir}/container.log`,
   });
-  await waitUntil("the model to answer", async () => {
+  const containers: Started[] = [];
+  for (const [i, model] of models.entries()) {
+    const suffix = i === 0 ? "" : `-${model}`;
+    containers.push(
+      await spawn(`container${suffix}`, PYTHON, setup.container, {
+        env: envOf(model),
+        log_path: `${log_dir}/container${suffix}.log`,
+      }),
+    );
+  }
+  // Every model connected (with several, a drawn one could answer before the others are there), then answering.
+  await waitUntil("the models' containers to connect", async () => {
+    const health = await (await fetch(`${url}/health`)).json();
+    return health.connected_replicas >= models.length;
+  }, 60_000);
+  await waitUntil("the models to answer", async () => {
     const r = await fetch(`${url}/bench/predict`, {
       method: "POST",
       body: JSON.stringify({ input: setup.probe_input }),
     });
     return (await r.text()).includes('"default":false');
   }, 60_000);
+  const env = envOf(models.join(","));
   const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
   return {
     url,
     frontend,
-    container,
+    container: containers[0]!,
+    containers,
     commands: [
       `deno ${args.join(" ").replace(tree, "")}`,
       `${envText} .venv/bin/python ${setup.container.join(" ").replace(root, "")}`,

@@ -67,14 +67,3 @@ export function policyFor(spec: PolicySpec): Policy {
       return ucb1(spec.params);
   }
 }
-
-/** The routing table's view of a policy: one model per app, fixed while the links are. */
-export interface SelectionPolicy {
-  /** The model name to query, or undefined when the application links none. */
-  select(linked_models: readonly string[]): string | undefined;
-}
-
-/** The original Clipper's default: the first linked model answers. */
-export const firstLinkedModel: SelectionPolicy = {
-  select: (linked_models) => linked_models[0],
-};

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { POLICY_NAMES } from "./params.ts";
-import { firstLinkedModel } from "./policy.ts";
 import { seededRng } from "./rng.ts";
 import { initialState } from "./state.ts";
 import { assertClose, policyNamed } from "./testing.ts";
@@ -34,9 +33,4 @@ Deno.test("every policy's snapshot sums to 1 as feedback arrives", () => {
       assertClose([p.snapshot(state, models).reduce((x, y) => x + y)], [1]);
     }
   }
-});
-
-Deno.test("the routing table's policy answers with the first linked model", () => {
-  assert.equal(firstLinkedModel.select(["a", "b"]), "a");
-  assert.equal(firstLinkedModel.select([]), undefined);
 });

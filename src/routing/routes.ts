@@ -3,18 +3,24 @@
  * (apps, their linked models, current versions, and each model version's id in the serving core).
  *
  * Owns keeping the serving core in step with configuration: `apply` registers new or changed model
- * versions, removes deleted ones, and publishes each app's route to the core's native query port (which
- * answers predict requests without this module, so the target must not depend on the request; a policy
- * that chose per request would have to publish no target and leave such apps to the TypeScript path). Must not read the state store itself (`sync.ts`
- * feeds it), so lookups stay synchronous and free of I/O.
+ * versions, removes deleted ones, and publishes each app's route to the core's native query port, which
+ * answers predict requests without this module. An app with the default policy publishes one target (the
+ * first linked model's current version); an app with another policy publishes its selection: its members
+ * (the linked models that have a current version), the policy's snapshot for the shared user and for each
+ * user with a state of its own, from which the core draws one member per query or asks them all and
+ * combines. After feedback, `learn` hands the core one user's new numbers. Must not read the state
+ * store itself (`sync.ts` feeds it), so lookups stay synchronous and free of I/O.
  */
 
 import { ClipperError } from "../errors.ts";
 import { type CoreInputType, INPUT_TYPE_IDS, type NativeApp, type ServingCore } from "../core/core.ts";
-import { firstLinkedModel, type SelectionPolicy } from "../policy/policy.ts";
+import type { AppPolicyRecord, LearnedStates } from "../selection/learned.ts";
+import { draw, type Rng } from "../policy/rng.ts";
+import { parsePolicy, type PolicySpec } from "../policy/params.ts";
+import { SHARED_UID } from "../policy/state.ts";
+import type { ModelView } from "../policy/policy.ts";
 
-export interface AppRoute {
-  readonly name: string;
+export interface AppRoute extends AppPolicyRecord {
   readonly input_type: CoreInputType;
   readonly default_output: string;
   readonly latency_slo_micros: number;
@@ -46,7 +52,12 @@ export interface Target {
 /** When a model version is linked to no app, its adaptive batching aims at this objective. */
 const UNLINKED_OBJECTIVE_MICROS = 100_000;
 
-type CoreModels = Pick<ServingCore, "configureModel" | "removeModel" | "publishApps">;
+/** A linked model that has a current version: a member of its app's selection. */
+export interface Member extends Target {
+  readonly model_name: string;
+}
+
+type CoreModels = Pick<ServingCore, "configureModel" | "removeModel" | "publishApps" | "setUserWeights">;
 
 interface Registered {
   readonly id: number;
@@ -55,27 +66,44 @@ interface Registered {
 
 export class Routes {
   readonly #core: CoreModels;
-  readonly #policy: SelectionPolicy;
+  readonly #learned: LearnedStates | undefined;
   #apps = new Map<string, AppRoute>();
   #current = new Map<string, string>();
   readonly #registered = new Map<string, Registered>();
 
-  constructor(core: CoreModels, policy: SelectionPolicy = firstLinkedModel) {
+  /** Without `learned` (unit tests of routing alone), every app runs the default policy. */
+  constructor(core: CoreModels, learned?: LearnedStates) {
     this.#core = core;
-    this.#policy = policy;
+    this.#learned = learned;
   }
 
   app(name: string): AppRoute | undefined {
     return this.#apps.get(name);
   }
 
+  apps(): AppRoute[] {
+    return [...this.#apps.values()];
+  }
+
+  /** What `app`'s policy holds for `uid`, per linked model: its number, feedback count and recent loss. */
+  view(app: AppRoute, uid: string): ModelView[] {
+    const policy = this.#learned?.policy(app.name);
+    if (!policy || !this.#learned) return [];
+    return policy.view(this.#learned.state(app.name, uid), app.linked_models);
+  }
+
+  /** The app's policy and its params; the default policy when none is configured. */
+  spec(app: AppRoute): PolicySpec {
+    return this.#learned?.spec(app.name) ?? { policy: "default", params: DEFAULT_PARAMS };
+  }
+
   /**
-   * The model version that answers `app`'s queries: the policy's model at `version` when pinned, else at
-   * its current version. Undefined when no model is linked or it has no version; throws
-   * `version_not_found` for a pinned version that does not exist.
+   * The model version that answers `app`'s queries under the default policy: the first linked model at
+   * `version` when pinned, else at its current version. Undefined when no model is linked or it has no
+   * version; throws `version_not_found` for a pinned version that does not exist.
    */
   target(app: AppRoute, version?: string): Target | undefined {
-    const model = this.#policy.select(app.linked_models);
+    const model = app.linked_models[0];
     if (model === undefined) return undefined;
     const chosen = version ?? this.#current.get(model);
     if (chosen === undefined) return undefined;
@@ -88,6 +116,41 @@ export class Routes {
       );
     }
     return { core_model: registered.id, label };
+  }
+
+  /** The app's members: its linked models that have a current version, in link order. */
+  members(app: AppRoute): Member[] {
+    return app.linked_models.flatMap((model_name) => {
+      const version = this.#current.get(model_name);
+      const label = `${model_name}:${version}`;
+      const registered = version === undefined ? undefined : this.#registered.get(label);
+      return registered ? [{ model_name, core_model: registered.id, label }] : [];
+    });
+  }
+
+  /** The policy's numbers for `uid` over `members`: draw probabilities or combination weights. */
+  weights(app: AppRoute, members: readonly Member[], uid: string): number[] {
+    const policy = this.#learned?.policy(app.name);
+    if (!policy || !this.#learned) return members.map((_, i) => i === 0 ? 1 : 0);
+    return policy.snapshot(this.#learned.state(app.name, uid), members.map((m) => m.model_name));
+  }
+
+  /** The member a "one" policy draws for `uid`'s query, as the core draws it. */
+  drawMember(app: AppRoute, uid: string, rng: Rng): Member | undefined {
+    const members = this.members(app);
+    return members.length === 0 ? undefined : members[draw(this.weights(app, members, uid), rng)];
+  }
+
+  /**
+   * Folds one feedback's losses (by model name) into what `app`'s policy learned for `uid`, and hands the
+   * core that user's new numbers before returning, so the user's next query is served with them.
+   */
+  learn(app: AppRoute, uid: string, losses: ReadonlyMap<string, number>): void {
+    if (!this.#learned) return;
+    const members = this.members(app);
+    this.#learned.learn(app.name, uid, members.map((m) => m.model_name), losses);
+    if (this.spec(app).policy === "default") return;
+    this.#core.setUserWeights(app.name, uid, this.weights(app, members, uid));
   }
 
   /** Replaces the table with `state`, registering and removing core models as needed. */
@@ -122,23 +185,50 @@ export class Routes {
     }
     this.#apps = new Map(state.apps.map((a) => [a.name, a]));
     this.#current = new Map(state.current_versions);
+    this.#learned?.configure(state.apps);
     this.#core.publishApps(state.apps.flatMap((app) => this.#nativeApp(app)));
   }
 
   /** The app as the native query port answers it; none when its route cannot be resolved now. */
   #nativeApp(app: AppRoute): NativeApp[] {
+    const base = {
+      name: app.name,
+      input_type: INPUT_TYPE_IDS[app.input_type],
+      default_output: app.default_output,
+      latency_slo_micros: app.latency_slo_micros,
+    };
+    const spec = this.spec(app);
+    if (spec.policy !== "default") {
+      const members = this.members(app);
+      const users: Record<string, number[]> = {};
+      for (const uid of this.#learned?.users(app.name) ?? []) users[uid] = this.weights(app, members, uid);
+      return [{
+        ...base,
+        target: null,
+        selection: {
+          mode: spec.policy === "exp4" ? "all" : "one",
+          combine: spec.policy === "exp4" ? spec.params.combine : "vote",
+          min_confidence: spec.policy === "exp4" ? spec.params.min_confidence : 0,
+          members: members.map((m) => ({ model: m.core_model, label: m.label })),
+          weights: this.weights(app, members, SHARED_UID),
+          users,
+        },
+      }];
+    }
     let target: Target | undefined;
     try {
       target = this.target(app);
     } catch {
       return [];
     }
-    return [{
-      name: app.name,
-      input_type: INPUT_TYPE_IDS[app.input_type],
-      default_output: app.default_output,
-      latency_slo_micros: app.latency_slo_micros,
-      target: target ? { model: target.core_model, label: target.label } : null,
-    }];
+    return [{ ...base, target: target ? { model: target.core_model, label: target.label } : null }];
   }
+}
+
+const DEFAULT_PARAMS = parseDefault();
+
+function parseDefault() {
+  const parsed = parsePolicy("default", {});
+  if (!parsed.ok || parsed.policy !== "default") throw new Error("The default policy's params do not parse");
+  return parsed.params;
 }

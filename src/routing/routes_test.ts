@@ -21,6 +21,9 @@ function recordingCore() {
     publishApps(apps: readonly NativeApp[]) {
       published.push([...apps]);
     },
+    setUserWeights(app: string, uid: string, weights: readonly number[]) {
+      calls.push(`weights ${app} ${uid} ${weights.join(",")}`);
+    },
   };
 }
 
@@ -29,6 +32,8 @@ const shop: AppRoute = {
   input_type: "doubles",
   default_output: "-1",
   latency_slo_micros: 20_000,
+  policy: "DefaultOutputSelectionPolicy",
+  policy_params: {},
   linked_models: ["price"],
 };
 

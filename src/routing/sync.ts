@@ -17,6 +17,8 @@ export function routingState(data: StateData): RoutingState {
       input_type: app.input_type,
       default_output: app.default_output,
       latency_slo_micros: app.latency_slo_micros,
+      policy: app.policy,
+      policy_params: app.policy_params,
       linked_models: data.links[app.name] ?? [],
     })),
     versions: Object.values(data.versions),

@@ -6,12 +6,16 @@
  * old or the new state, never half of one. A JSON snapshot suits this data: a few kilobytes, written only
  * by management calls, read whole at start-up; it needs no unstable Deno API (Deno KV) and no native
  * SQLite binding. Without a directory (unit tests) it lives in memory only.
+ *
+ * What selection policies learned goes to `learned.json` the same way, a batch at a time.
  */
 
-import { parseState } from "./schema.ts";
+import { parseLearned, parseState } from "./schema.ts";
 import { UpdateQueue } from "./serial.ts";
 import {
   emptyState,
+  type Learned,
+  type LearnedBatch,
   type StateBackend,
   type StateChange,
   type StateData,
@@ -19,6 +23,7 @@ import {
 } from "./store.ts";
 
 const STATE_FILE = "state.json";
+const LEARNED_FILE = "learned.json";
 
 /** Reads and checks a state file; a missing file is an empty state, a bad one an error naming the key. */
 async function load(path: string): Promise<StateData> {
@@ -32,16 +37,29 @@ async function load(path: string): Promise<StateData> {
   return parseState(text, `the state file "${path}"`);
 }
 
-async function writeDurably(dir: string, data: StateData): Promise<void> {
-  const tmp = `${dir}/${STATE_FILE}.tmp`;
+/** Writes `value` as JSON to `dir/name` so that a kill at any moment leaves the old file or the new one. */
+/** Reads the learned states; a missing file is nothing learned, an unreadable one an error naming it. */
+async function loadLearned(path: string): Promise<Learned> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return {};
+    throw new Error(`Cannot read the learned policy states "${path}": ${(err as Error).message}`);
+  }
+  return parseLearned(text, `the learned policy states "${path}"`);
+}
+
+async function writeDurably(dir: string, name: string, value: unknown): Promise<void> {
+  const tmp = `${dir}/${name}.tmp`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
-    await file.write(new TextEncoder().encode(JSON.stringify(data)));
+    await file.write(new TextEncoder().encode(JSON.stringify(value)));
     await file.syncData();
   } finally {
     file.close();
   }
-  await Deno.rename(tmp, `${dir}/${STATE_FILE}`);
+  await Deno.rename(tmp, `${dir}/${name}`);
   // The rename itself must reach the disk too; a directory fsync is not possible everywhere.
   try {
     const handle = await Deno.open(dir, { read: true });
@@ -57,6 +75,7 @@ async function writeDurably(dir: string, data: StateData): Promise<void> {
 
 export class EmbeddedBackend implements StateBackend {
   #data: StateData;
+  #learned: Learned = {};
   readonly #dir: string | undefined;
   readonly #queue = new UpdateQueue();
 
@@ -69,7 +88,25 @@ export class EmbeddedBackend implements StateBackend {
   static async open(dir?: string): Promise<EmbeddedBackend> {
     if (dir === undefined) return new EmbeddedBackend(emptyState(), undefined);
     await Deno.mkdir(dir, { recursive: true });
-    return new EmbeddedBackend(await load(`${dir}/${STATE_FILE}`), dir);
+    const backend = new EmbeddedBackend(await load(`${dir}/${STATE_FILE}`), dir);
+    backend.#learned = await loadLearned(`${dir}/${LEARNED_FILE}`);
+    return backend;
+  }
+
+  loadLearned(): Promise<Learned> {
+    return Promise.resolve(structuredClone(this.#learned));
+  }
+
+  saveLearned(batch: LearnedBatch): Promise<void> {
+    return this.#queue.run(async () => {
+      const next = { ...this.#learned };
+      for (const [app, users] of Object.entries(batch)) {
+        if (users === null) delete next[app];
+        else next[app] = { ...next[app], ...users };
+      }
+      if (this.#dir !== undefined) await writeDurably(this.#dir, LEARNED_FILE, next);
+      this.#learned = next;
+    });
   }
 
   read(): Promise<StateData> {
@@ -80,7 +117,7 @@ export class EmbeddedBackend implements StateBackend {
     return this.#queue.run(async () => {
       const copy = structuredClone(this.#data);
       const change = mutate(copy);
-      if (this.#dir !== undefined) await writeDurably(this.#dir, copy);
+      if (this.#dir !== undefined) await writeDurably(this.#dir, STATE_FILE, copy);
       this.#data = copy;
       this.#queue.notify(change);
       return change;

@@ -8,6 +8,7 @@ const app = (name: string) => ({
   default_output: "0",
   latency_slo_micros: 1000,
   policy: DEFAULT_POLICY,
+  policy_params: {},
 });
 
 Deno.test("what one backend acknowledged is there when the directory is opened again", async () => {

@@ -18,6 +18,8 @@ import { parseState } from "./schema.ts";
 import { UpdateQueue } from "./serial.ts";
 import {
   emptyState,
+  type Learned,
+  type LearnedBatch,
   type StateBackend,
   type StateChange,
   type StateData,
@@ -32,6 +34,7 @@ type Client = ReturnType<typeof createClient>;
 export class RedisBackend implements StateBackend {
   readonly #url: string;
   readonly #key: string;
+  readonly #learnedPrefix: string;
   readonly #channel: string;
   readonly #writer: Client;
   readonly #subscriber: Client;
@@ -44,6 +47,7 @@ export class RedisBackend implements StateBackend {
   private constructor(url: string, prefix: string) {
     this.#url = url;
     this.#key = `${prefix}state`;
+    this.#learnedPrefix = `${prefix}learned:`;
     this.#channel = `${prefix}changes`;
     this.#writer = createClient({
       url,
@@ -96,6 +100,46 @@ export class RedisBackend implements StateBackend {
 
   healthy(): boolean {
     return this.#writer.isReady;
+  }
+
+  /** Each app's learned states are one hash, `<prefix>learned:<app>`, a field per uid. */
+  #learnedKey(app: string): string {
+    return `${this.#learnedPrefix}${app}`;
+  }
+
+  async loadLearned(): Promise<Learned> {
+    const learned: Learned = {};
+    for (const app of Object.keys(this.#cache.apps)) {
+      const fields = await this.#writer.hGetAll(this.#learnedKey(app));
+      const users: Record<string, unknown> = {};
+      for (const [uid, text] of Object.entries(fields)) {
+        try {
+          users[uid] = JSON.parse(text);
+        } catch (err) {
+          throw new Error(
+            `Cannot read Redis hash "${this.#learnedKey(app)}": field "${uid}" is not JSON (${
+              (err as Error).message
+            })`,
+          );
+        }
+      }
+      if (Object.keys(users).length > 0) learned[app] = users;
+    }
+    return learned;
+  }
+
+  async saveLearned(batch: LearnedBatch): Promise<void> {
+    if (!this.healthy()) throw this.#unavailable("store what policies learned", new Error("not connected"));
+    const multi = this.#writer.multi();
+    for (const [app, users] of Object.entries(batch)) {
+      if (users === null) multi.del(this.#learnedKey(app));
+      else {
+        for (const [uid, state] of Object.entries(users)) {
+          multi.hSet(this.#learnedKey(app), uid, JSON.stringify(state));
+        }
+      }
+    }
+    await multi.exec();
   }
 
   async #fetch(): Promise<StateData> {

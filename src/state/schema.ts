@@ -4,7 +4,7 @@
  */
 
 import { z } from "zod";
-import type { StateData } from "./store.ts";
+import type { Learned, StateData } from "./store.ts";
 
 const inputType = z.enum(["bytes", "ints", "floats", "doubles", "strings"]);
 const stateSchema = z.object({
@@ -16,6 +16,7 @@ const stateSchema = z.object({
       default_output: z.string(),
       latency_slo_micros: z.number().int().positive(),
       policy: z.string(),
+      policy_params: z.record(z.string(), z.unknown()).default({}),
     }),
   ),
   versions: z.record(
@@ -40,14 +41,15 @@ const stateSchema = z.object({
 });
 
 /** Parses stored text into state, or throws an error naming `source` and the offending key. */
-export function parseState(text: string, source: string): StateData {
+/** Parses `text` with `schema`; a failure names `source` and the first key that is wrong. */
+function parseWith<T>(schema: z.ZodType<T>, text: string, source: string): T {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new Error(`Cannot read ${source}: it is not JSON (${(err as Error).message})`);
   }
-  const parsed = stateSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(
@@ -55,4 +57,15 @@ export function parseState(text: string, source: string): StateData {
     );
   }
   return parsed.data;
+}
+
+export function parseState(text: string, source: string): StateData {
+  return parseWith(stateSchema, text, source);
+}
+
+/** App → uid → a policy's state; the states' own shape is the policies' to check. */
+const learnedSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+export function parseLearned(text: string, source: string): Learned {
+  return parseWith(learnedSchema, text, source);
 }

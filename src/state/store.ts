@@ -17,7 +17,10 @@ export interface AppRecord {
   readonly input_type: CoreInputType;
   readonly default_output: string;
   readonly latency_slo_micros: number;
+  /** The selection policy's name; the default one is stored under the original's name, DEFAULT_POLICY. */
   readonly policy: string;
+  /** The policy's parameters as given (validated by `src/policy/params.ts` before they are stored). */
+  readonly policy_params: Readonly<Record<string, unknown>>;
 }
 
 export interface ModelVersionRecord {
@@ -64,6 +67,7 @@ export function emptyState(): StateData {
 export type StateChange =
   | { readonly kind: "app_added"; readonly app: AppRecord }
   | { readonly kind: "app_deleted"; readonly name: string; readonly unlinked_models: readonly string[] }
+  | { readonly kind: "app_policy_set"; readonly app: AppRecord }
   | { readonly kind: "model_version_added"; readonly version: ModelVersionRecord }
   | { readonly kind: "current_version_set"; readonly model_name: string; readonly model_version: string }
   | {
@@ -97,6 +101,8 @@ export interface StateStore {
   setCurrentVersion(name: string, version: string): Promise<void>;
   /** Removes a version; if it was current, links to its model resolve to nothing until one is set. */
   deleteModelVersion(name: string, version: string): Promise<void>;
+  /** Changes an app's selection policy and its parameters. */
+  setAppPolicy(name: string, policy: string, policy_params: Readonly<Record<string, unknown>>): Promise<void>;
   addLinks(appName: string, models: readonly string[]): Promise<void>;
   deleteLinks(appName: string, models: readonly string[]): Promise<void>;
   /** The models linked to an app; `app_not_found` if there is no such app. */
@@ -104,6 +110,18 @@ export interface StateStore {
   /** Calls `listener` after every committed change; returns a function that stops it. */
   subscribe(listener: StateListener): () => void;
 }
+
+/**
+ * What selection policies learned, as stored: app → uid → the policy's state (JSON). Kept apart from the
+ * configuration: it changes with every feedback, so it is written in batches rather than per change.
+ */
+export type Learned = Record<string, Record<string, unknown>>;
+
+/**
+ * A batch of learned states to store: app → uid → state, or app → null to forget everything an app learned
+ * (the app was deleted).
+ */
+export type LearnedBatch = Record<string, Record<string, unknown> | null>;
 
 /** What a state backend provides: an atomic read-modify-write of the snapshot and a change feed. */
 export interface StateBackend {
@@ -117,6 +135,10 @@ export interface StateBackend {
   subscribe(listener: StateListener): () => void;
   /** False while the backend cannot accept writes (a shared store that is unreachable). */
   healthy(): boolean;
+  /** Every app's learned policy states. */
+  loadLearned(): Promise<Learned>;
+  /** Stores a batch of learned states durably before it resolves. */
+  saveLearned(batch: LearnedBatch): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -243,37 +265,53 @@ export class State implements StateStore {
     });
   }
 
-  /** Links a model to an app. As in the original, an app links at most one model. */
+  async setAppPolicy(
+    name: string,
+    policy: string,
+    policy_params: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    await this.backend.update((data) => {
+      const updated = { ...app(data, name, `set the policy of "${name}"`), policy, policy_params };
+      data.apps[name] = updated;
+      return { kind: "app_policy_set", app: updated };
+    });
+  }
+
+  /**
+   * Links models to an app. The original linked at most one; several make a multi-model app, whose policy
+   * chooses among them. Every model needs a current version of the app's input type, once.
+   */
   async addLinks(appName: string, models: readonly string[]): Promise<void> {
     await this.backend.update((data) => {
       const target = app(data, appName, `link models to "${appName}"`);
-      if (models.length !== 1) {
-        throw new ClipperError(
-          "invalid_request",
-          `Cannot link ${models.length} models to "${appName}": an application links exactly one model`,
-        );
-      }
-      const model = models[0]!;
-      const version = data.current_versions[model];
-      const record = version === undefined ? undefined : data.versions[versionLabel(model, version)];
-      if (!record) {
-        throw new ClipperError("model_not_found", `Cannot link model "${model}": it has no current version`);
-      }
-      if (record.input_type !== target.input_type) {
-        throw new ClipperError(
-          "input_type_mismatch",
-          `Cannot link model "${model}" with input type "${record.input_type}" to application "${appName}", which takes "${target.input_type}"`,
-        );
+      if (models.length === 0) {
+        throw new ClipperError("invalid_request", `Cannot link models to "${appName}": no model was named`);
       }
       const existing = data.links[appName] ?? [];
-      if (existing.length > 0) {
-        throw new ClipperError(
-          "invalid_request",
-          `Cannot link model "${model}" to "${appName}": model "${existing[0]}" is already linked`,
-        );
+      for (const [i, model] of models.entries()) {
+        const version = data.current_versions[model];
+        const record = version === undefined ? undefined : data.versions[versionLabel(model, version)];
+        if (!record) {
+          throw new ClipperError(
+            "model_not_found",
+            `Cannot link model "${model}": it has no current version`,
+          );
+        }
+        if (record.input_type !== target.input_type) {
+          throw new ClipperError(
+            "input_type_mismatch",
+            `Cannot link model "${model}" with input type "${record.input_type}" to application "${appName}", which takes "${target.input_type}"`,
+          );
+        }
+        if (existing.includes(model) || models.indexOf(model) !== i) {
+          throw new ClipperError(
+            "invalid_request",
+            `Cannot link model "${model}" to "${appName}": it is already linked`,
+          );
+        }
       }
-      data.links[appName] = [model];
-      return { kind: "links_added", app_name: appName, model_names: [model] };
+      data.links[appName] = [...existing, ...models];
+      return { kind: "links_added", app_name: appName, model_names: [...models] };
     });
   }
 

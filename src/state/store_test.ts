@@ -22,6 +22,7 @@ const shop: AppRecord = {
   default_output: "-1",
   latency_slo_micros: 100_000,
   policy: DEFAULT_POLICY,
+  policy_params: {},
 };
 const price = (
   version: string,
@@ -80,8 +81,21 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
     await state.addModelVersion(price("1"));
     await state.addLinks("shop", ["price"]);
     assert.deepEqual((await state.read()).links.shop, ["price"]);
+    await rejects(state.addLinks("shop", ["price"]), "invalid_request", "already linked");
     await state.addModelVersion({ ...price("1"), model_name: "tax" });
-    await rejects(state.addLinks("shop", ["tax"]), "invalid_request", "already linked");
+    await state.addModelVersion({ ...price("1"), model_name: "fee" });
+    await rejects(state.addLinks("shop", ["tax", "tax"]), "invalid_request", "already linked");
+    await rejects(state.addLinks("shop", []), "invalid_request", "no model");
+    await state.addLinks("shop", ["tax", "fee"]);
+    assert.deepEqual((await state.read()).links.shop, ["price", "tax", "fee"], "a multi-model app, in order");
+  });
+
+  test("an app's policy and its parameters change, and unknown apps are refused", async (state) => {
+    await state.addApp(shop);
+    await rejects(state.setAppPolicy("nope", "exp3", {}), "app_not_found", '"nope"');
+    await state.setAppPolicy("shop", "exp4", { combine: "mean" });
+    const app = (await state.read()).apps.shop!;
+    assert.deepEqual([app.policy, app.policy_params], ["exp4", { combine: "mean" }]);
   });
 
   test("a linked model cannot gain a version of another input type", async (state) => {
@@ -216,6 +230,30 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
   });
 }
 
+/** `place` gives an opener of one storage place: each call opens a backend on the same stored data. */
+function learnedSuite(backendName: string, place: () => Promise<() => Promise<StateBackend>>) {
+  Deno.test(`${backendName}: learned states are stored in batches and read back by a backend opened again`, async () => {
+    const open = await place();
+    const first = await open();
+    try {
+      await new State(first).addApp(shop);
+      await first.saveLearned({ shop: { "0": { models: { a: 1 } }, "7": { models: { b: 2 } } } });
+      await first.saveLearned({ shop: { "7": { models: { b: 3 } } }, gone: { "1": {} } });
+      await first.saveLearned({ gone: null });
+    } finally {
+      await first.close();
+    }
+    const again = await open();
+    try {
+      assert.deepEqual(await again.loadLearned(), {
+        shop: { "0": { models: { a: 1 } }, "7": { models: { b: 3 } } },
+      });
+    } finally {
+      await again.close();
+    }
+  });
+}
+
 stateSuite("embedded in memory", () => EmbeddedBackend.open());
 stateSuite("embedded on disk", async () => EmbeddedBackend.open(await Deno.makeTempDir()));
 
@@ -223,6 +261,14 @@ stateSuite("embedded on disk", async () => EmbeddedBackend.open(await Deno.makeT
 const redis = await startRedis();
 globalThis.addEventListener("unload", () => void redis.stop());
 stateSuite("redis", () => RedisBackend.open(redis.url, `test-${crypto.randomUUID()}:`));
+learnedSuite("embedded on disk", async () => {
+  const dir = await Deno.makeTempDir();
+  return () => EmbeddedBackend.open(dir);
+});
+learnedSuite("redis", () => {
+  const prefix = `learned-${crypto.randomUUID()}:`;
+  return Promise.resolve(() => RedisBackend.open(redis.url, prefix));
+});
 
 Deno.test("redis: two backends racing to add the same app give exactly one success", async () => {
   const prefix = `race-${crypto.randomUUID()}:`;

@@ -21,8 +21,9 @@ import sysconfig
 import textwrap
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import cloudpickle
 import numpy as np
@@ -164,12 +165,13 @@ class ClipperConnection:
         self.query_url = query_url.rstrip("/")
         self.models_dir = models_dir
 
-    def _call(self, endpoint: str, body: dict) -> Any:
-        """POSTs `body` to the management API; returns the answer parsed when it is JSON and as text otherwise
-        (writes confirm in plain text, and a log is text even where it looks like JSON)."""
+    def _call(self, endpoint: str, body: Optional[dict], query: str = "") -> Any:
+        """POSTs `body` to the management API (or GETs `endpoint?query` when `body` is None); returns the answer
+        parsed when it is JSON and as text otherwise (writes confirm in plain text, and a log is text even where
+        it looks like JSON)."""
         request = urllib.request.Request(
-            f"{self.admin_url}/admin/{endpoint}",
-            data=json.dumps(body).encode(),
+            f"{self.admin_url}/admin/{endpoint}" + (f"?{query}" if query else ""),
+            data=None if body is None else json.dumps(body).encode(),
             headers={"content-type": "application/json"},
         )
         try:
@@ -185,11 +187,29 @@ class ClipperConnection:
                 raise ClipperAdminError(e.code, "unknown", text) from None
         return json.loads(text) if is_json else text
 
-    def register_application(self, name: str, input_type: str, default_output: str, slo_micros: int) -> None:
-        self._call(
-            "add_app",
-            {"name": name, "input_type": input_type, "default_output": default_output, "latency_slo_micros": slo_micros},
-        )
+    def register_application(
+        self,
+        name: str,
+        input_type: str,
+        default_output: str,
+        slo_micros: int,
+        policy: Optional[str] = None,
+        policy_params: Optional[dict] = None,
+    ) -> None:
+        """Adds an application; `policy` ("exp3", "exp4", "epsilon_greedy", "ucb1"; the original's default
+        when None) chooses among the models linked to it, learning from `/update` feedback."""
+        body = {"name": name, "input_type": input_type, "default_output": default_output, "latency_slo_micros": slo_micros}
+        if policy is not None:
+            body.update(policy=policy, policy_params=policy_params or {})
+        self._call("add_app", body)
+
+    def set_app_policy(self, name: str, policy: str, policy_params: Optional[dict] = None) -> None:
+        self._call("set_app_policy", {"name": name, "policy": policy, "policy_params": policy_params or {}})
+
+    def get_app_policy(self, name: str, uid: Union[int, str] = 0) -> dict:
+        """The app's policy, its params and, per linked model, the policy's weight for `uid`, its feedback
+        count and recent mean loss."""
+        return self._call("get_app_policy", None, urllib.parse.urlencode({"name": name, "uid": str(uid)}))
 
     def delete_application(self, name: str) -> None:
         self._call("delete_app", {"name": name})

@@ -10,6 +10,7 @@ import { EmbeddedBackend } from "../../state/embedded.ts";
 import { State } from "../../state/store.ts";
 import { installCommon } from "../http.ts";
 import { createAdminApi, type ReplicaInfo } from "./routes.ts";
+import { initialState } from "../../policy/state.ts";
 
 const REPLICA: ReplicaInfo = {
   model_name: "price",
@@ -32,6 +33,7 @@ async function server(replicas: readonly ReplicaInfo[] = [REPLICA]): Promise<Hon
       replicas: () => replicas,
       managed: () => [],
       log_path: () => undefined,
+      learned: () => initialState(),
       max_body_bytes: 4096,
     }),
   );
@@ -268,6 +270,7 @@ Deno.test("the admin app answers errors as JSON even when mounted on a bare Hono
       replicas: () => [],
       managed: () => [],
       log_path: () => undefined,
+      learned: () => initialState(),
       max_body_bytes: 4096,
     }),
   );
@@ -505,20 +508,52 @@ const REFUSALS: [string, string, unknown, number, string, string][] = [
     '"strings"',
   ],
   [
-    "add_model_links refuses more than one model",
-    "add_model_links",
-    { app_name: "bank", model_names: ["price", "tax"] },
+    "add_app refuses a policy that does not exist, naming the valid ones",
+    "add_app",
+    { ...APP, name: "bandit", policy: "thompson" },
     400,
     "invalid_request",
-    "exactly one",
+    "expected one of default, exp3, exp4, epsilon_greedy, ucb1",
   ],
   [
-    "add_model_links refuses a second model for a linked app",
+    "add_app refuses policy_params out of range, naming the param",
+    "add_app",
+    { ...APP, name: "bandit", policy: "exp3", policy_params: { gamma: 1.5 } },
+    400,
+    "invalid_request",
+    "policy_params.gamma",
+  ],
+  [
+    "set_app_policy refuses an unknown app",
+    "set_app_policy",
+    { name: "ghost", policy: "exp3" },
+    404,
+    "app_not_found",
+    '"ghost"',
+  ],
+  [
+    "set_app_policy refuses a param another policy takes",
+    "set_app_policy",
+    { name: "shop", policy: "ucb1", policy_params: { epsilon: 0.2 } },
+    400,
+    "invalid_request",
+    "epsilon",
+  ],
+  [
+    "add_model_links refuses a model linked already",
     "add_model_links",
-    { app_name: "shop", model_names: ["tax"] },
+    { app_name: "shop", model_names: ["price"] },
     400,
     "invalid_request",
     "already linked",
+  ],
+  [
+    "add_model_links refuses an empty list",
+    "add_model_links",
+    { app_name: "shop", model_names: [] },
+    400,
+    "invalid_request",
+    "no model",
   ],
   [
     "delete_model_links refuses a model that is not linked",
@@ -660,4 +695,33 @@ Deno.test("a body over the size limit is refused with 413", async () => {
   const big = await call("add_app", { ...APP, default_output: "x".repeat(5000) });
   assert.equal(big.status, 413);
   assert.equal(big.json.code, "body_too_large");
+});
+
+Deno.test("an app's policy is set at add_app or later, and get_app_policy shows it with its params and models", async () => {
+  const app = await server();
+  assert.equal(
+    (await post(app, "add_app", { ...APP, policy: "exp4", policy_params: { combine: "mean" } })).status,
+    200,
+  );
+  await post(app, "add_model", MODEL);
+  await post(app, "add_model_links", LINK);
+  const read = async (query: string) => {
+    const res = await app.request(`/admin/get_app_policy?${query}`);
+    return { status: res.status, json: await res.json() };
+  };
+  const exp4 = await read("name=shop&uid=7");
+  assert.equal(exp4.status, 200);
+  assert.equal(exp4.json.policy, "exp4");
+  assert.equal(exp4.json.uid, "7");
+  assert.equal(exp4.json.policy_params.combine, "mean");
+  assert.equal(exp4.json.policy_params.min_confidence, 0, "params are shown with their defaults");
+  assert.deepEqual(exp4.json.models, [{ model: "price", weight: 1, feedback_count: 0, mean_loss: null }]);
+  assert.equal((await post(app, "set_app_policy", { name: "shop", policy: "epsilon_greedy" })).status, 200);
+  assert.equal((await read("name=shop")).json.policy, "epsilon_greedy");
+  assert.equal((await read("name=shop")).json.uid, "0");
+  assert.equal((await post(app, "get_application", { name: "shop" })).json.policy, "epsilon_greedy");
+  await post(app, "set_app_policy", { name: "shop" });
+  assert.equal((await read("name=shop")).json.policy, "default");
+  assert.equal((await read("name=ghost")).status, 404);
+  assert.equal((await read("")).json.code, "invalid_request");
 });

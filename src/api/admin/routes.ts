@@ -12,7 +12,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ClipperError } from "../../errors.ts";
 import { inputTypeSchema, labelSchema, nameSchema, versionSchema } from "../../names.ts";
-import { DEFAULT_POLICY, type State, versionLabel } from "../../state/store.ts";
+import { type State, versionLabel } from "../../state/store.ts";
+import { parsePolicy, type PolicySpec } from "../../policy/params.ts";
+import { policyFor } from "../../policy/policy.ts";
+import type { PolicyState } from "../../policy/state.ts";
+import { policyName, storedPolicyName } from "../../selection/learned.ts";
 import type { ManagedReplica } from "../../containers/manager.ts";
 import { errorResponse, readJsonObject } from "../http.ts";
 import { parseBody } from "./parse.ts";
@@ -28,6 +32,8 @@ export interface AdminApiDeps {
   readonly managed: () => readonly ManagedReplica[];
   /** The log file of a managed replica, if there is one. */
   readonly log_path: (name: string, version: string, index: number) => string | undefined;
+  /** What `app`'s policy learned for `uid` (the shared state for a uid without its own). */
+  readonly learned: (app: string, uid: string) => PolicyState;
   readonly max_body_bytes: number;
 }
 
@@ -48,13 +54,21 @@ const links = z.object({
   model_names: z.array(nameSchema, { error: "expected an array of model names" }),
 });
 
+// The policy's own rules (names, params' ranges) are checked by `checkedPolicy`, with its messages.
+const policyFields = {
+  policy: z.unknown().optional(),
+  policy_params: z.unknown().optional(),
+};
+
 const SCHEMAS = {
   add_app: z.object({
     name: nameSchema,
     input_type: inputTypeSchema,
     default_output: text,
     latency_slo_micros: int(1, MAX_INT32, `expected a positive integer of at most ${MAX_INT32}`),
+    ...policyFields,
   }),
+  set_app_policy: z.object({ name: nameSchema, ...policyFields }),
   delete_app: z.object({ name: nameSchema }),
   add_model: modelVersion.extend({
     labels: z.array(labelSchema, { error: "expected an array of labels" }).default([]),
@@ -93,17 +107,34 @@ const SCHEMAS = {
   get_replica_logs: modelVersion.extend({ replica: z.number().int().min(0) }),
 } as const;
 
+/** A policy and its params as a request gave them, checked, in the form configuration stores. */
+function checkedPolicy(policy: unknown, policy_params: unknown) {
+  const parsed = parsePolicy(policy, policy_params);
+  if (!parsed.ok) throw new ClipperError("invalid_request", parsed.message);
+  return {
+    policy: storedPolicyName(parsed.policy),
+    policy_params: (policy_params ?? {}) as Readonly<Record<string, unknown>>,
+    spec: parsed as PolicySpec,
+  };
+}
+
 type Endpoint = keyof typeof SCHEMAS;
 type Body<E extends Endpoint> = z.infer<(typeof SCHEMAS)[E]>;
 type Handlers = { [E in Endpoint]: (body: Body<E>) => Promise<string | unknown> };
 
 export function createAdminApi(
-  { state, replicas, managed, log_path, max_body_bytes }: AdminApiDeps,
+  { state, replicas, managed, log_path, learned, max_body_bytes }: AdminApiDeps,
 ): Hono {
   const handlers: Handlers = {
-    add_app: async (b) => {
-      await state.addApp({ ...b, policy: DEFAULT_POLICY });
+    add_app: async ({ policy, policy_params, ...b }) => {
+      const checked = checkedPolicy(policy, policy_params);
+      await state.addApp({ ...b, policy: checked.policy, policy_params: checked.policy_params });
       return `Added application "${b.name}"`;
+    },
+    set_app_policy: async (b) => {
+      const checked = checkedPolicy(b.policy ?? undefined, b.policy_params);
+      await state.setAppPolicy(b.name, checked.policy, checked.policy_params);
+      return `Set the policy of application "${b.name}" to ${JSON.stringify(b.policy ?? "default")}`;
     },
     delete_app: async (b) => {
       await state.deleteApp(b.name);
@@ -222,6 +253,21 @@ export function createAdminApi(
   // Also here, not only on the server that mounts this app, so it answers the same however it is mounted.
   app.onError((err, c) => errorResponse(c, err));
   app.get("/ping", (c) => c.text("PONG"));
+  app.get("/get_app_policy", async (c) => {
+    const { name } = parseBody(z.object({ name: nameSchema }), { name: c.req.query("name") });
+    const uid = c.req.query("uid") ?? "0";
+    const data = await state.read();
+    const record = data.apps[name];
+    if (!record) {
+      throw new ClipperError(
+        "app_not_found",
+        `Cannot read the policy of application "${name}": it does not exist`,
+      );
+    }
+    const spec = checkedPolicy(policyName(record.policy), record.policy_params).spec;
+    const models = policyFor(spec).view(learned(name, uid), data.links[name] ?? []);
+    return c.json({ policy: spec.policy, policy_params: spec.params, uid, models });
+  });
   for (const endpoint of Object.keys(SCHEMAS) as Endpoint[]) {
     app.post(`/${endpoint}`, async (c) => {
       const body = parseBody(SCHEMAS[endpoint], await readJsonObject(c, max_body_bytes)) as Body<

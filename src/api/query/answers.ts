@@ -35,7 +35,8 @@ export function embedJson(text: string): string {
   return JSON.stringify(text);
 }
 
-function explanation(c: Completion): string {
+/** Why a query got the default output, as `default_explanation` says it. */
+export function explanation(c: Completion): string {
   switch (c.status) {
     case CompletionStatus.DEADLINE_MISSED:
       return EXPLANATION_SLO_MISSED;

@@ -12,14 +12,26 @@ import { Hono } from "hono";
 import { ClipperError } from "../../errors.ts";
 import { type Completion, CompletionStatus, NativeError, type ServingCore } from "../../core/core.ts";
 import type { Metrics } from "../../metrics/registry.ts";
-import type { Routes } from "../../routing/routes.ts";
+import type { AppRoute, Routes, Target } from "../../routing/routes.ts";
+import type { Rng } from "../../policy/rng.ts";
+import { drawnAnswer, ensembleAnswer, memberResult } from "../../policy/combine.ts";
+import { checkLabel, loss } from "../../policy/loss.ts";
 import { installCommon, readJsonObject } from "../http.ts";
-import { type Answer, answersJson, embedJson, EXPLANATION_NO_MODEL, toAnswer } from "./answers.ts";
+import {
+  type Answer,
+  answersJson,
+  embedJson,
+  explanation,
+  EXPLANATION_NO_MODEL,
+  toAnswer,
+} from "./answers.ts";
 import { encodeInputs } from "./inputs.ts";
 import { InputBatch } from "../../core/input_batch.ts";
 
 export interface QueryApiDeps {
   readonly routes: Routes;
+  /** Draws the model a "one" policy answers with on this path, as the core draws on its own. */
+  readonly rng: Rng;
   readonly core: ServingCore;
   readonly metrics: Metrics;
   readonly max_body_bytes: number;
@@ -31,16 +43,98 @@ function unknownApp(name: string, action: string): ClipperError {
   return new ClipperError("app_not_found", `Cannot ${action} for application "${name}": it does not exist`);
 }
 
+/** A feedback's predictions may need a model to compute them: at least this long, whatever the app's SLO. */
+const FEEDBACK_DEADLINE_MICROS = 1_000_000;
+
+/** The user a query or a feedback is for: `uid` as an integer or a string, "0" (the shared user) when absent. */
+function parseUid(uid: unknown): string {
+  if (uid === undefined) return "0";
+  if (typeof uid === "string" && uid.length > 0 && uid.length <= 256) return uid;
+  if (typeof uid === "number" && Number.isSafeInteger(uid)) return String(uid);
+  throw new ClipperError(
+    "invalid_request",
+    `Invalid "uid": expected an integer or a non-empty string of at most 256 characters, got ${
+      JSON.stringify(uid)
+    }`,
+  );
+}
+
 function isCompletion(answer: Completion | Promise<Completion>): answer is Completion {
   return !(answer instanceof Promise);
 }
 
 export function createQueryApi(deps: QueryApiDeps): Hono {
-  const { routes, core, metrics } = deps;
+  const { routes, core, metrics, rng } = deps;
   const app = new Hono();
   installCommon(app);
   // Filled and submitted without an await in between, so one batch serves every request.
   const inputs = new InputBatch();
+
+  /** Submits `inputs` to one model version; counts what it answered. */
+  const ask = async (target: Target, deadline_micros: number): Promise<Completion[]> => {
+    let pending: (Completion | Promise<Completion>)[];
+    try {
+      pending = core.submit(target.core_model, deadline_micros, inputs);
+    } catch (err) {
+      if (!(err instanceof NativeError)) throw err;
+      throw new ClipperError(
+        "core_refused",
+        `Cannot queue the query for model "${target.label}": ${err.message}`,
+      );
+    }
+    // All answered from the cache: no need to yield to the event loop.
+    const completions = pending.every(isCompletion) ? pending : await Promise.all(pending);
+    const modelMetrics = metrics.model(target.label);
+    for (const done of completions) {
+      if (done.cached) {
+        modelMetrics.cache_hits += 1;
+      } else if (done.status === CompletionStatus.OK) {
+        modelMetrics.predictions += 1;
+        modelMetrics.latency_micros.record(done.model_latency_micros);
+        modelMetrics.batch_size.record(done.batch_size);
+      } else if (done.status === CompletionStatus.MODEL_ERROR) {
+        modelMetrics.errors += 1;
+      }
+    }
+    return completions;
+  };
+
+  /** Every query of the request answered with no model, as the core answers an app with none linked. */
+  const unanswered = (): Completion[] => {
+    const first = core.allocateQueryIds(inputs.count);
+    return Array.from({ length: inputs.count }, (_, i) => ({
+      query_id: first + i,
+      status: CompletionStatus.NO_CONNECTED_MODEL,
+      payload: EXPLANATION_NO_MODEL,
+      model_latency_micros: 0,
+      batch_size: 0,
+      cached: false,
+    }));
+  };
+
+  /** The answers of an app with a selection policy, as the core gives them (tests/vectors/selection.json). */
+  const select = async (route: AppRoute, uid: string, defaultOutput: string): Promise<Answer[]> => {
+    const spec = routes.spec(route);
+    const members = routes.members(route);
+    if (spec.policy !== "exp4") {
+      const member = routes.drawMember(route, uid, rng);
+      if (member === undefined) return unanswered().map((c) => toAnswer(c, defaultOutput));
+      const completions = await ask(member, route.latency_slo_micros);
+      return completions.map((c) => drawnAnswer(c.query_id, member.label, defaultOutput, memberResult(c)));
+    }
+    if (members.length === 0) return unanswered().map((c) => toAnswer(c, defaultOutput));
+    const ensemble = {
+      members: members.map((m) => m.label),
+      weights: routes.weights(route, members, uid),
+      combine: spec.params.combine,
+      min_confidence: spec.params.min_confidence,
+    };
+    const answers = await Promise.all(members.map((m) => ask(m, route.latency_slo_micros)));
+    // A query's id is the one its first member's submission got.
+    return answers[0]!.map((first, i) =>
+      ensembleAnswer(first.query_id, ensemble, defaultOutput, answers.map((a) => memberResult(a[i]!)))
+    );
+  };
 
   app.post("/:app/predict", async (c) => {
     const started = performance.now();
@@ -54,6 +148,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     try {
       const body = await readJsonObject(c, deps.max_body_bytes);
       batch = encodeInputs(body, route.input_type, inputs);
+      const uid = parseUid(body.uid);
       const version = body.version;
       if (version !== undefined && typeof version !== "string") {
         throw new ClipperError(
@@ -61,46 +156,21 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           `Invalid "version": expected a string, got ${JSON.stringify(version)}`,
         );
       }
-      const target = routes.target(route, version);
-      let completions: Completion[];
-      if (target === undefined) {
-        const first = core.allocateQueryIds(inputs.count);
-        completions = Array.from({ length: inputs.count }, (_, i) => ({
-          query_id: first + i,
-          status: CompletionStatus.NO_CONNECTED_MODEL,
-          payload: EXPLANATION_NO_MODEL,
-          model_latency_micros: 0,
-          batch_size: 0,
-          cached: false,
-        }));
-      } else {
-        let pending: (Completion | Promise<Completion>)[];
-        try {
-          pending = core.submit(target.core_model, route.latency_slo_micros, inputs);
-        } catch (err) {
-          if (!(err instanceof NativeError)) throw err;
+      const defaultOutput = embedJson(route.default_output);
+      const policy = routes.spec(route).policy;
+      if (policy !== "default") {
+        if (version !== undefined) {
           throw new ClipperError(
-            "core_refused",
-            `Cannot queue the query for model "${target.label}": ${err.message}`,
+            "invalid_request",
+            `Cannot pin "version" for application "${name}": its policy "${policy}" chooses among its models`,
           );
         }
-        // All answered from the cache: no need to yield to the event loop.
-        completions = pending.every(isCompletion) ? pending : await Promise.all(pending);
-        const modelMetrics = metrics.model(target.label);
-        for (const done of completions) {
-          if (done.cached) {
-            modelMetrics.cache_hits += 1;
-          } else if (done.status === CompletionStatus.OK) {
-            modelMetrics.predictions += 1;
-            modelMetrics.latency_micros.record(done.model_latency_micros);
-            modelMetrics.batch_size.record(done.batch_size);
-          } else if (done.status === CompletionStatus.MODEL_ERROR) {
-            modelMetrics.errors += 1;
-          }
-        }
+        answers = await select(route, uid, defaultOutput);
+      } else {
+        const target = routes.target(route, version);
+        const completions = target === undefined ? unanswered() : await ask(target, route.latency_slo_micros);
+        answers = completions.map((done) => toAnswer(done, defaultOutput));
       }
-      const defaultOutput = embedJson(route.default_output);
-      answers = completions.map((done) => toAnswer(done, defaultOutput));
     } catch (err) {
       appMetrics.rejected_requests += 1;
       throw err;
@@ -118,20 +188,41 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const body = await readJsonObject(c, deps.max_body_bytes);
     if (!("input" in body)) throw new ClipperError("invalid_request", 'Invalid feedback: it needs "input"');
     encodeInputs({ input: body.input }, route.input_type, inputs);
-    if (typeof body.label !== "number" || !Number.isFinite(body.label)) {
+    const uid = parseUid(body.uid);
+    const spec = routes.spec(route);
+    const wrongLabel = checkLabel(spec.params, body.label);
+    if (wrongLabel !== undefined) throw new ClipperError("invalid_request", wrongLabel);
+    const label = body.label as number | string;
+    // Each member's prediction for the input: from the prediction cache when it was served lately, else
+    // asked now, with at least a second for a model that has to compute it.
+    const members = routes.members(route);
+    const deadline = Math.max(route.latency_slo_micros, FEEDBACK_DEADLINE_MICROS);
+    const results = await Promise.all(members.map(async (m) => (await ask(m, deadline))[0]!));
+    const losses = new Map<string, number>();
+    const scored: { model: string; loss: number }[] = [];
+    const unscored: { model: string; reason: string }[] = [];
+    for (const [i, m] of members.entries()) {
+      const result = results[i]!;
+      if (result.status === CompletionStatus.OK) {
+        const value = loss(spec.params, result.payload, label);
+        losses.set(m.model_name, value);
+        scored.push({ model: m.label, loss: value });
+      } else {
+        unscored.push({ model: m.label, reason: explanation(result) });
+      }
+    }
+    if (scored.length === 0) {
+      const why = members.length === 0
+        ? "it has no linked model with a current version"
+        : unscored.map((u) => `${u.model}: ${u.reason}`).join("; ");
       throw new ClipperError(
-        "invalid_request",
-        `Invalid "label": expected a number, got ${JSON.stringify(body.label)}`,
+        "feedback_unscorable",
+        `Cannot score feedback for application "${name}": no model gave a prediction for the input (${why})`,
       );
     }
-    if (typeof body.uid !== "string" && typeof body.uid !== "number") {
-      throw new ClipperError(
-        "invalid_request",
-        `Invalid "uid": expected a string or a number, got ${JSON.stringify(body.uid)}`,
-      );
-    }
+    routes.learn(route, uid, losses);
     metrics.app(name).feedback += 1;
-    return c.text("Feedback received? true");
+    return c.json({ feedback: true, uid, models_scored: scored, models_unscored: unscored });
   });
 
   app.get("/metrics", (c) => {
@@ -139,6 +230,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),
+      // Model performance: per app, each linked model's feedback count, recent mean loss and the policy's
+      // number for the shared user.
+      selection: Object.fromEntries(
+        routes.apps().map((a) => [a.name, { policy: routes.spec(a).policy, models: routes.view(a, "0") }]),
+      ),
       state: { healthy: deps.state_healthy() },
       cache: snapshot.cache,
       core: {
