@@ -7,7 +7,7 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
@@ -69,8 +69,13 @@ export const SYMBOLS = {
   /** (core) -> status: stops the native query port once the requests it took are answered (10 s at most).
    *  Idempotent. Blocks, and forwarded requests need the main thread, so it runs off it. */
   clipper_http_stop: { parameters: ["pointer"], result: "i32", nonblocking: true },
-  /** (core, json, json_len) -> status: replaces the app table the native query port answers from. */
+  /** (core, json, json_len) -> status: replaces the app table the native query port answers from
+   *  (selections and their users' weights included). */
   clipper_http_set_apps: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  /** (core, json, json_len) -> status: sets one user's weights in an app's selection from
+   *  `{"app", "uid", "weights": [..]}` (uid "0": the shared weights); INVALID_ARGUMENT for an app not
+   *  published, an app without selection, or weights that are not one finite number ≥ 0 per member. */
+  clipper_http_set_user_weights: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of the native query port's counters since
    *  the last call (nothing taken with BUFFER_TOO_SMALL, out_len then the size needed). */
   clipper_http_take_metrics: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },

@@ -7,7 +7,8 @@
  *
  * Owns the native handle and every buffer that crosses the boundary. Must not decide routes, validate
  * requests or pick models: callers pass model ids, objectives in microseconds, inputs already in wire
- * encoding, and the app table the routing table built.
+ * encoding, and the app table the routing table built (selection policies' weights included, which the
+ * core applies per query but never learns: `setUserWeights` hands it one user's new weights).
  */
 
 import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
@@ -63,6 +64,30 @@ export interface CoreSnapshot {
   readonly cache: Record<string, number>;
 }
 
+/** A model version as the native query port names it: its core id and `name:version`. */
+export interface NativeTarget {
+  readonly model: number;
+  readonly label: string;
+}
+
+/**
+ * A selection policy as the native query port applies it (native/core/src/http/selection.rs). Mode "one"
+ * sends each query to one member, drawn with the weights as probabilities; mode "all" sends it to every
+ * member and combines their answers (tests/vectors/selection.json states the rules).
+ */
+export interface NativeSelection {
+  readonly mode: "one" | "all";
+  /** How mode "all" combines; "vote" when absent. */
+  readonly combine?: "vote" | "mean";
+  /** Below this confidence (0 to 1) a combined answer is the default output; 0 (the default) is off. */
+  readonly min_confidence?: number;
+  readonly members: readonly NativeTarget[];
+  /** The shared weights (uid "0"), one finite number ≥ 0 per member. */
+  readonly weights: readonly number[];
+  /** Users' own weights, by uid as the core keys it: a string uid as is, an integer as its decimal text. */
+  readonly users?: Readonly<Record<string, readonly number[]>>;
+}
+
 /** An app as the native query port sees it (native/core/src/http/apps.rs). */
 export interface NativeApp {
   readonly name: string;
@@ -70,8 +95,11 @@ export interface NativeApp {
   readonly input_type: number;
   readonly default_output: string;
   readonly latency_slo_micros: number;
-  /** The model version its queries go to; null answers them with the default output. */
-  readonly target: { readonly model: number; readonly label: string } | null;
+  /** The model version its queries go to; null answers them with the default output. Unused with a
+   *  selection. */
+  readonly target: NativeTarget | null;
+  /** The app's selection policy; absent or null: `target` answers. */
+  readonly selection?: NativeSelection | null;
 }
 
 export interface NativeHttpOptions {
@@ -245,10 +273,27 @@ export class ServingCore {
     if (code !== Status.OK) throw new NativeError(code, `Stopping the query port failed with status ${code}`);
   }
 
-  /** Replaces the apps the native query port answers; any other app's requests are forwarded. */
+  /**
+   * Replaces the apps the native query port answers; any other app's requests are forwarded. Users'
+   * weights set since the last call are dropped: the table carries them all. Throws `NativeError`
+   * (INVALID_ARGUMENT) for a table the core refuses, which then changes nothing.
+   */
   publishApps(apps: readonly NativeApp[]): void {
     const json = encoder.encode(JSON.stringify(apps));
     unwrap(this.#lib, this.#lib.symbols.clipper_http_set_apps(this.#handle, json, BigInt(json.length)));
+  }
+
+  /**
+   * Sets the weights of user `uid` (as the core keys it; "0": the shared weights) in published app
+   * `app`'s selection, seen by its next query. Throws `NativeError` (INVALID_ARGUMENT) for an app not
+   * published, an app without selection, or weights that are not one finite number ≥ 0 per member.
+   */
+  setUserWeights(app: string, uid: string, weights: readonly number[]): void {
+    const json = encoder.encode(JSON.stringify({ app, uid, weights }));
+    unwrap(
+      this.#lib,
+      this.#lib.symbols.clipper_http_set_user_weights(this.#handle, json, BigInt(json.length)),
+    );
   }
 
   /** What the native query port answered since the last call, to merge into the metrics report. */

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { CompletionStatus, NativeError, ServingCore, Status } from "./core.ts";
+import {
+  CompletionStatus,
+  INPUT_TYPE_IDS,
+  type NativeApp,
+  NativeError,
+  type NativeSelection,
+  ServingCore,
+  Status,
+} from "./core.ts";
 import { InputBatch } from "./input_batch.ts";
 
 /** A batch of `count` UTF-8 inputs of `length` bytes each. */
@@ -121,4 +129,91 @@ Deno.test("closing twice at once frees the core once (two signals during shutdow
   core.configureModel("m", "1", "doubles", -1, 100_000);
   await Promise.all([core.close(), core.close()]);
   await core.close();
+});
+
+/** A core serving the query port, with models a:1 and b:1 configured (no container connects). */
+function servingTwoModels(): { core: ServingCore; url: string; members: NativeSelection["members"] } {
+  const core = open();
+  const members = ["a", "b"].map((name) => ({
+    model: core.configureModel(name, "1", "doubles", -1, 100_000),
+    label: `${name}:1`,
+  }));
+  // Nothing listens on the fallback: every request here must be answered natively.
+  const port = core.startHttp({ host: "127.0.0.1", port: 0, fallback_port: 1, max_body_bytes: 1 << 20 });
+  return { core, url: `http://127.0.0.1:${port}/s/predict`, members };
+}
+
+function appWith(selection: NativeSelection | null): NativeApp {
+  return {
+    name: "s",
+    input_type: INPUT_TYPE_IDS.doubles,
+    default_output: "-1",
+    latency_slo_micros: 1_000_000,
+    target: null,
+    selection,
+  };
+}
+
+async function predictText(url: string, body: unknown): Promise<string> {
+  const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+  assert.equal(response.status, 200);
+  return await response.text();
+}
+
+Deno.test("user weights are refused for an unknown app, an app without selection or a wrong length", async () => {
+  const core = open();
+  try {
+    const a = core.configureModel("a", "1", "doubles", -1, 100_000);
+    const members = [{ model: a, label: "a:1" }];
+    core.publishApps([
+      { ...appWith(null), name: "plain" },
+      appWith({ mode: "one", members, weights: [1] }),
+    ]);
+    core.setUserWeights("s", "5", [2]);
+    const refused = (message: RegExp) => (e: unknown) =>
+      e instanceof NativeError && e.status === Status.INVALID_ARGUMENT && message.test(e.message);
+    assert.throws(() => core.setUserWeights("nope", "5", [1]), refused(/no app "nope" is published/));
+    assert.throws(() => core.setUserWeights("plain", "5", [1]), refused(/app "plain" has no selection/));
+    assert.throws(() => core.setUserWeights("s", "5", [1, 1]), refused(/has 2 weights for 1 members/));
+    assert.throws(() => core.setUserWeights("s", "5", [-1]), refused(/finite and at least 0/));
+    assert.throws(() => core.setUserWeights("s", "5", [NaN]), refused(/Invalid user weights/));
+    assert.throws(
+      () => core.publishApps([appWith({ mode: "all", members, weights: [1, 2] })]),
+      refused(/Invalid app table: app "s" has 2 weights for 1 members/),
+    );
+  } finally {
+    await core.close();
+  }
+});
+
+Deno.test("an ensemble with no member connected answers the default output, naming every member missing", async () => {
+  const { core, url, members } = servingTwoModels();
+  try {
+    core.publishApps([appWith({ mode: "all", combine: "mean", members, weights: [1, 1] })]);
+    const text = await predictText(url, { input: [1], uid: 3 });
+    assert.match(
+      text,
+      /^\{"query_id":\d+,"output":-1,"default":true,"default_explanation":"No connected models found for query","models_used":\[\],"models_missing":\["a:1","b:1"\],"confidence":0\.0000\}$/,
+    );
+  } finally {
+    await core.close();
+  }
+});
+
+Deno.test("a drawn model follows the user's own weights, then the weights set for them", async () => {
+  const { core, url, members } = servingTwoModels();
+  try {
+    core.publishApps([appWith({ mode: "one", members, weights: [0, 1], users: { "5": [1, 0] } })]);
+    const used = async (body: unknown) => JSON.parse(await predictText(url, body)).models_used;
+    assert.deepEqual(await used({ input: [1] }), ["b:1"]);
+    assert.deepEqual(await used({ input: [1], uid: 5 }), ["a:1"]);
+    assert.deepEqual(await used({ input: [1], uid: "5" }), ["a:1"]);
+    core.setUserWeights("s", "5", [0, 1]);
+    assert.deepEqual(await used({ input: [1], uid: 5 }), ["b:1"]);
+    // A republished table starts from what it carries.
+    core.publishApps([appWith({ mode: "one", members, weights: [0, 1], users: { "5": [1, 0] } })]);
+    assert.deepEqual(await used({ input: [1], uid: 5 }), ["a:1"]);
+  } finally {
+    await core.close();
+  }
 });

@@ -1,6 +1,7 @@
 //! Behaviour of the engine under a fake clock, with container messages built byte for byte.
 
 use super::*;
+use crate::runtime::testing::response;
 
 const SLO: Duration = Duration::from_millis(100);
 
@@ -19,22 +20,6 @@ fn new_container(name: &str, version: &str, input_type: u32, rpc: u32) -> Vec<Ve
         input_type.to_string().into_bytes(),
         rpc.to_le_bytes().to_vec(),
     ]
-}
-
-fn response(msg_id: u32, outputs: &[&str]) -> Vec<Vec<u8>> {
-    let mut header = (outputs.len() as u64).to_le_bytes().to_vec();
-    for o in outputs {
-        header.extend_from_slice(&(o.len() as u64).to_le_bytes());
-    }
-    let mut frames = vec![
-        vec![],
-        1u32.to_le_bytes().to_vec(),
-        msg_id.to_le_bytes().to_vec(),
-        (header.len() as u64).to_le_bytes().to_vec(),
-        header,
-    ];
-    frames.extend(outputs.iter().map(|o| o.as_bytes().to_vec()));
-    frames
 }
 
 fn batch_error(msg_id: u32, message: &str) -> Vec<Vec<u8>> {

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
-use crate::http::{Front, FrontConfig};
+use crate::http::{AppTable, Front, FrontConfig};
 use crate::rpc::InputType;
 use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 3;
+pub const CLIPPER_ABI_VERSION: u32 = 4;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -412,7 +412,11 @@ pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore) -> i32 {
 }
 
 /// Replaces the apps the native front answers with the JSON array `json` of `{name, input_type (wire
-/// id), default_output, latency_slo_micros, target: {model, label} | null}`; a bad table changes nothing.
+/// id), default_output, latency_slo_micros, target: {model, label} | null, selection?: {mode: "one" |
+/// "all", combine?: "vote" | "mean", min_confidence?, members: [{model, label}], weights: [..], users?:
+/// {uid: [..]}} | null}` (with a selection, `target` is unused). A bad table (weights that are not one
+/// finite, non-negative number per member, say) changes nothing. Users' weights set since the last table
+/// are dropped: the table carries them all.
 ///
 /// # Safety
 /// `json` must point to `json_len` bytes.
@@ -422,14 +426,41 @@ pub unsafe extern "C" fn clipper_http_set_apps(
     json: *const u8,
     json_len: usize,
 ) -> i32 {
+    import_json(core, json, json_len, AppTable::replace)
+}
+
+/// Sets one user's weights in an app's selection from the JSON `{"app": "...", "uid": "...", "weights":
+/// [..]}` (uid "0": the shared weights of users without their own), seen by the app's next query. Refused
+/// with `CLIPPER_INVALID_ARGUMENT` for an app that is not published or has no selection, or weights that are
+/// not one finite, non-negative number per member.
+///
+/// # Safety
+/// `json` must point to `json_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_http_set_user_weights(
+    core: *const ClipperCore,
+    json: *const u8,
+    json_len: usize,
+) -> i32 {
+    import_json(core, json, json_len, AppTable::set_user_weights)
+}
+
+/// The body of an export that hands the app table the JSON `json`: `apply`'s refusal is
+/// `CLIPPER_INVALID_ARGUMENT` with its message.
+///
+/// # Safety
+/// As for the exports: `core` live or null, `json` null or pointing to `json_len` bytes.
+unsafe fn import_json(
+    core: *const ClipperCore,
+    json: *const u8,
+    json_len: usize,
+    apply: impl FnOnce(&AppTable, &[u8]) -> Result<(), String>,
+) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         check(json, "json")?;
         let json = std::slice::from_raw_parts(json, json_len);
-        core.front
-            .apps
-            .replace(json)
-            .or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e))
+        apply(&core.front.apps, json).or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e))
     })
 }
 
@@ -723,6 +754,42 @@ mod tests {
         assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
         let code = poll(&mut buf, &mut count);
         assert_eq!(code, CLIPPER_CLOSED);
+        unsafe { clipper_core_free(core) };
+    }
+
+    #[test]
+    fn user_weights_are_refused_with_a_status_and_a_message_that_says_why() {
+        let core = open(b"tcp://127.0.0.1:0", 10, 0);
+        let set = |f: unsafe extern "C" fn(*const ClipperCore, *const u8, usize) -> i32,
+                   json: &str| unsafe { f(core, json.as_ptr(), json.len()) };
+        let apps = r#"[
+            {"name":"plain","input_type":3,"default_output":"-1","latency_slo_micros":5,"target":null},
+            {"name":"s","input_type":3,"default_output":"-1","latency_slo_micros":5,"target":null,
+             "selection":{"mode":"one","members":[{"model":0,"label":"m:1"}],"weights":[1]}}
+        ]"#;
+        assert_eq!(set(clipper_http_set_apps, apps), CLIPPER_OK);
+        let ok = r#"{"app":"s","uid":"5","weights":[2]}"#;
+        assert_eq!(set(clipper_http_set_user_weights, ok), CLIPPER_OK);
+        for (json, message) in [
+            (r#"{"app":"x","uid":"5","weights":[1]}"#, "no app \"x\""),
+            (
+                r#"{"app":"plain","uid":"5","weights":[1]}"#,
+                "has no selection",
+            ),
+            (
+                r#"{"app":"s","uid":"5","weights":[1,1]}"#,
+                "2 weights for 1 members",
+            ),
+            ("{", "Invalid user weights"),
+        ] {
+            assert_eq!(
+                set(clipper_http_set_user_weights, json),
+                CLIPPER_INVALID_ARGUMENT
+            );
+            assert!(last_error().contains(message), "{}", last_error());
+        }
+        let code = unsafe { clipper_http_set_user_weights(core, std::ptr::null(), 0) };
+        assert_eq!(code, CLIPPER_NULL_POINTER);
         unsafe { clipper_core_free(core) };
     }
 

@@ -4,14 +4,20 @@
 //! (bench/HISTORY.md).
 //!
 //! Owns the query port's listener, the app table it answers from (published by src/routing), and the
-//! counters of what it answered (merged into `/metrics` by the frontend). Must not validate beyond what it
-//! is sure of, nor answer errors itself (save a 500 when that frontend cannot be reached): everything else
-//! goes unchanged to the TypeScript frontend's query server, which stays the one owner of routes, messages
-//! and error codes.
+//! counters of what it answered (merged into `/metrics` by the frontend). Apps with a selection policy are
+//! answered here too: one drawn member, or every member combined by the deadline (`selection` explains the
+//! design), with the weights src/policy learns and publishes. Must not validate beyond what it is sure of,
+//! nor answer errors itself (save a 500 when that frontend cannot be reached), nor learn weights:
+//! everything else goes unchanged to the TypeScript frontend's query server, which stays the one owner of
+//! routes, messages and error codes.
+//!
+//! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
+//! `selection` (draws, fan-out, combining), `metrics` (counters).
 
 mod apps;
 mod metrics;
 pub mod predict;
+mod selection;
 mod serve;
 
 use std::sync::{Arc, Mutex};
@@ -66,6 +72,7 @@ impl Front {
             max_body_bytes: config.max_body_bytes,
             fallback: format!("127.0.0.1:{}", config.fallback_port),
             client: serve::Context::client(),
+            rng: selection::Rng::from_clock(),
         });
         core.handle.spawn(async move {
             serve::serve(listener, ctx, stopped).await;

@@ -1,13 +1,18 @@
-//! Predict bodies and answers on the native path: reads `{"input": X}` or `{"input_batch": [X, ...]}` into
-//! wire-encoded inputs, and writes answers in the shapes src/api/query gives (`{query_id, output, default,
-//! default_explanation?}`, `{batch_predictions: [...]}`).
+//! Predict bodies and answers on the native path: reads `{"input": X}` or `{"input_batch": [X, ...]}`
+//! (with an optional `uid`) into wire-encoded inputs, and writes answers in the shapes src/api/query gives
+//! (`{query_id, output, default, default_explanation?}`, `{batch_predictions: [...]}`), leaving the object
+//! open (`write_answer_fields`) for the fields a selection policy adds (`selection`). Also writes numbers
+//! as JavaScript does (`write_js_number`), for outputs the core computes itself.
 //!
 //! Takes only what it is sure of. Anything else (a pinned `version`, a `bytes` app, a value the TypeScript
 //! frontend might accept differently, anything malformed) parses to `None` and is handed to that frontend,
-//! which owns every validation message and error code.
+//! which owns every validation message and error code. Must not decide what a uid means: it only reads it.
+
+use std::borrow::Cow;
 
 use crate::completion::Status;
 use crate::rpc::InputType;
+use crate::runtime::submit::Inputs;
 
 /// The wording clients of the original Clipper match on (also in src/api/query/answers.ts).
 pub const EXPLANATION_SLO_MISSED: &str =
@@ -21,7 +26,34 @@ pub struct Parsed {
     pub batch: bool,
     pub offsets: Vec<u32>,
     pub data: Vec<u8>,
+    pub uid: Uid,
 }
+
+impl Parsed {
+    pub fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            offsets: &self.offsets,
+            data: &self.data,
+        }
+    }
+}
+
+/// The `uid` of a predict body: whose weights a selection policy uses. Apps without one ignore it.
+#[derive(Debug, PartialEq)]
+pub enum Uid {
+    /// No `uid`: the shared weights (uid "0").
+    Absent,
+    /// A string, or an integer as its decimal text (`5` and `"5"` are one user), as JavaScript's `String`
+    /// writes it.
+    Key(String),
+    /// Anything else (a fraction, an object, an integer JavaScript cannot hold exactly, a string with
+    /// escapes, a second `uid`): the frontend's to judge.
+    Unusual,
+}
+
+/// The largest integer JavaScript holds exactly (`Number.MAX_SAFE_INTEGER`); larger ones read back
+/// otherwise there, so their text would name another user.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Reads a predict body for an app taking `input_type`; `None` leaves it to the TypeScript frontend.
 ///
@@ -34,12 +66,18 @@ pub fn parse(body: &[u8], input_type: InputType) -> Option<Parsed> {
         at: 0,
     };
     s.expect(b'{')?;
-    let (mut single, mut batch) = (None, None);
+    let (mut single, mut batch, mut uid) = (None, None, Uid::Absent);
     if !s.eat(b'}') {
         loop {
             match s.key()? {
                 "input" if single.is_none() => single = Some(s.inputs(input_type, false)?),
                 "input_batch" if batch.is_none() => batch = Some(s.inputs(input_type, true)?),
+                "uid" if uid == Uid::Absent => uid = s.uid()?,
+                // Given twice (the frontend keeps the last): unusual, yet still read whole.
+                "uid" => {
+                    s.skip_value()?;
+                    uid = Uid::Unusual;
+                }
                 // A pinned version, or a key given twice (the frontend keeps the last).
                 "input" | "input_batch" | "version" => return None,
                 _ => s.skip_value()?,
@@ -55,7 +93,9 @@ pub fn parse(body: &[u8], input_type: InputType) -> Option<Parsed> {
         return None;
     }
     // As in the frontend, `input` wins over `input_batch`; an empty batch is its error to report.
-    single.or(batch.filter(|b| b.offsets.len() > 1))
+    let mut parsed = single.or(batch.filter(|b| b.offsets.len() > 1))?;
+    parsed.uid = uid;
+    Some(parsed)
 }
 
 /// A cursor over a JSON text.
@@ -64,7 +104,7 @@ struct Scanner<'a> {
     at: usize,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
     fn skip_ws(&mut self) {
         let bytes = self.text.as_bytes();
         while bytes.get(self.at).is_some_and(|b| b.is_ascii_whitespace()) {
@@ -85,17 +125,28 @@ impl Scanner<'_> {
     }
 
     /// An object key and its colon. Keys with escapes are left to the frontend.
-    fn key(&mut self) -> Option<&str> {
-        self.expect(b'"')?;
-        let start = self.at;
-        let length = self.text[start..].bytes().position(|b| b == b'"')?;
-        let key = &self.text[start..start + length];
-        if key.bytes().any(|b| b == b'\\' || b < 0x20) {
+    fn key(&mut self) -> Option<&'a str> {
+        let key = self.plain_string()?;
+        self.expect(b':')?;
+        Some(key)
+    }
+
+    /// A string without escapes or control characters, the cursor then past it; `None` for anything
+    /// else, the cursor left at it.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.skip_ws();
+        let text = self.text;
+        if text.as_bytes().get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let length = text[start..].bytes().position(|b| b == b'"')?;
+        let plain = &text[start..start + length];
+        if plain.bytes().any(|b| b == b'\\' || b < 0x20) {
             return None;
         }
         self.at = start + length + 1;
-        self.expect(b':')?;
-        Some(key)
+        Some(plain)
     }
 
     /// Any JSON value, checked and skipped.
@@ -110,12 +161,32 @@ impl Scanner<'_> {
         Some(value)
     }
 
+    /// The value of `uid`; `None` only when it is not JSON.
+    fn uid(&mut self) -> Option<Uid> {
+        if let Some(uid) = self.plain_string() {
+            return Some(Uid::Key(uid.to_owned()));
+        }
+        match self.text.as_bytes().get(self.at) {
+            Some(b'-' | b'0'..=b'9') => {
+                let number = Number::scan(self.text, self.at)?;
+                self.at = number.end;
+                let key = number
+                    .integer
+                    .filter(|n| n.unsigned_abs() <= MAX_SAFE_INTEGER)
+                    .map(|n| Uid::Key(n.to_string()));
+                Some(key.unwrap_or(Uid::Unusual))
+            }
+            _ => self.skip_value().map(|()| Uid::Unusual),
+        }
+    }
+
     /// The value of `input` (one input) or of `input_batch` (an array of them).
     fn inputs(&mut self, input_type: InputType, batch: bool) -> Option<Parsed> {
         let mut parsed = Parsed {
             batch,
             offsets: vec![0],
             data: Vec::new(),
+            uid: Uid::Absent,
         };
         if !batch {
             self.input(input_type, &mut parsed)?;
@@ -196,6 +267,9 @@ struct Number {
 }
 
 impl Number {
+    // Inlined into `numbers` whatever else calls it: a call per number made large bodies' parse a fifth
+    // slower.
+    #[inline(always)]
     fn scan(text: &str, start: usize) -> Option<Number> {
         let bytes = text.as_bytes();
         let mut i = start;
@@ -302,9 +376,28 @@ pub fn write_embedded(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-fn write_string(out: &mut Vec<u8>, text: &str) {
+pub fn write_string(out: &mut Vec<u8>, text: &str) {
     // Serializing a string into a vector cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// What an answer gives: a model's output, or the app's default output and why.
+pub enum Outcome<'a> {
+    /// Output text, embedded as `write_embedded` embeds it.
+    Output(&'a [u8]),
+    Default(Cow<'a, str>),
+}
+
+impl<'a> Outcome<'a> {
+    /// The outcome of one model's completion, explained as src/api/query/answers.ts explains it.
+    pub fn of(status: Status, payload: &'a [u8]) -> Outcome<'a> {
+        match status {
+            Status::Ok => Outcome::Output(payload),
+            Status::DeadlineMissed => Outcome::Default(EXPLANATION_SLO_MISSED.into()),
+            Status::NoConnectedModel => Outcome::Default(EXPLANATION_NO_MODEL.into()),
+            _ => Outcome::Default(String::from_utf8_lossy(payload)),
+        }
+    }
 }
 
 /// One query's answer, as src/api/query/answers.ts shapes it; `default_output` is already JSON.
@@ -315,22 +408,96 @@ pub fn write_answer(
     payload: &[u8],
     default_output: &[u8],
 ) {
+    write_answer_fields(out, query_id, &Outcome::of(status, payload), default_output);
+    out.push(b'}');
+}
+
+/// The fields every answer has, `{query_id, output, default, default_explanation?`, leaving the object
+/// open for the fields a selection policy adds.
+pub fn write_answer_fields(
+    out: &mut Vec<u8>,
+    query_id: u64,
+    outcome: &Outcome<'_>,
+    default_output: &[u8],
+) {
     out.extend_from_slice(b"{\"query_id\":");
     out.extend_from_slice(query_id.to_string().as_bytes());
     out.extend_from_slice(b",\"output\":");
-    if status == Status::Ok {
-        write_embedded(out, payload);
-        out.extend_from_slice(b",\"default\":false}");
+    match outcome {
+        Outcome::Output(output) => {
+            write_embedded(out, output);
+            out.extend_from_slice(b",\"default\":false");
+        }
+        Outcome::Default(why) => {
+            out.extend_from_slice(default_output);
+            out.extend_from_slice(b",\"default\":true,\"default_explanation\":");
+            write_string(out, why);
+        }
+    }
+}
+
+/// The value of output text that is one JSON number (whitespace around it aside), as `JSON.parse` reads
+/// it; `None` for anything else, a number too large for a double included.
+pub fn json_number(text: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let trimmed = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    Number::scan(trimmed, 0)
+        .filter(|n| n.end == trimmed.len())
+        .map(|n| n.value)
+}
+
+/// Writes a finite `value` as JavaScript's `Number.prototype.toString` does (ECMA-262, Number::toString):
+/// the shortest digits that read back the same, in plain notation for decimal exponents from -7 to 20,
+/// else as `d.ddde+N` / `d.ddde-N`.
+pub fn write_js_number(out: &mut Vec<u8>, value: f64) {
+    // Both zeros are "0" there.
+    if value == 0.0 {
+        out.push(b'0');
         return;
     }
-    out.extend_from_slice(default_output);
-    out.extend_from_slice(b",\"default\":true,\"default_explanation\":");
-    match status {
-        Status::DeadlineMissed => write_string(out, EXPLANATION_SLO_MISSED),
-        Status::NoConnectedModel => write_string(out, EXPLANATION_NO_MODEL),
-        _ => write_string(out, &String::from_utf8_lossy(payload)),
+    // Rust's shortest round-trip digits, as `d.ddde±x`: ECMA-262 asks for the same digits.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let digits: Vec<u8> = mantissa.bytes().filter(|&b| b != b'.').collect();
+    let k = digits.len() as i32;
+    // The decimal point sits after `n` digits.
+    let n = exponent.parse::<i32>().unwrap_or(0) + 1;
+    if value < 0.0 {
+        out.push(b'-');
     }
-    out.push(b'}');
+    if (k..=21).contains(&n) {
+        out.extend_from_slice(&digits);
+        out.resize(out.len() + (n - k) as usize, b'0');
+    } else if (1..=21).contains(&n) {
+        out.extend_from_slice(&digits[..n as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[n as usize..]);
+    } else if (-5..=0).contains(&n) {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + n.unsigned_abs() as usize, b'0');
+        out.extend_from_slice(&digits);
+    } else {
+        out.push(digits[0]);
+        if k > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.extend_from_slice(if n > 0 { b"e+" } else { b"e-" });
+        out.extend_from_slice((n - 1).unsigned_abs().to_string().as_bytes());
+    }
+}
+
+/// The status a test vector names (tests/vectors).
+#[cfg(test)]
+pub fn status_named(name: &str) -> Status {
+    match name {
+        "ok" => Status::Ok,
+        "deadline_missed" => Status::DeadlineMissed,
+        "no_connected_model" => Status::NoConnectedModel,
+        "model_error" => Status::ModelError,
+        "dropped" => Status::Dropped,
+        other => panic!("unknown status {other} in a test vector"),
+    }
 }
 
 #[cfg(test)]
@@ -349,7 +516,8 @@ mod tests {
             Parsed {
                 batch: false,
                 offsets: vec![0, 16],
-                data: doubles(&[1.0, 2.5])
+                data: doubles(&[1.0, 2.5]),
+                uid: Uid::Absent,
             }
         );
         let p = parse(br#"{"input": [1, -2]}"#, InputType::Ints).unwrap();
@@ -471,6 +639,106 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_uid_is_a_string_or_a_safe_integer_as_its_decimal_text() {
+        let uid = |body: &str| parse(body.as_bytes(), InputType::Doubles).map(|p| p.uid);
+        let key = |k: &str| Some(Uid::Key(k.into()));
+        assert_eq!(uid(r#"{"input": [1]}"#), Some(Uid::Absent));
+        assert_eq!(uid(r#"{"uid": 5, "input": [1]}"#), key("5"));
+        assert_eq!(uid(r#"{"input": [1], "uid": -12}"#), key("-12"));
+        assert_eq!(uid(r#"{"input": [1], "uid": -0}"#), key("0"));
+        assert_eq!(uid(r#"{"input": [1], "uid": "ann"}"#), key("ann"));
+        assert_eq!(uid(r#"{"input": [1], "uid": "café"}"#), key("café"));
+        assert_eq!(
+            uid(r#"{"input": [1], "uid": 9007199254740991}"#),
+            key("9007199254740991")
+        );
+        let batch = parse(
+            br#"{"uid": "7", "input_batch": [[1], [2]]}"#,
+            InputType::Doubles,
+        );
+        assert_eq!(
+            batch.map(|p| (p.batch, p.uid)),
+            Some((true, Uid::Key("7".into())))
+        );
+    }
+
+    #[test]
+    fn an_unusual_uid_is_read_past_and_marked_for_the_frontend() {
+        let with_uid = |uid: &str| {
+            let body = format!(r#"{{"input": [1], "uid": {uid}}}"#);
+            parse(body.as_bytes(), InputType::Doubles).map(|p| p.uid)
+        };
+        for uid in [
+            "1.5",
+            "1e3",
+            "5.0",
+            "9007199254740993",
+            "123456789012345678901",
+            r#"{"id": 1}"#,
+            "[1]",
+            "null",
+            "true",
+            r#""caf\u00e9""#,
+            r#""a\"b""#,
+            r#""\ud800""#,
+            r#""a", "uid": "b""#,
+        ] {
+            assert_eq!(with_uid(uid), Some(Uid::Unusual), "{uid}");
+        }
+        // Not JSON: the whole body is the frontend's.
+        for uid in ["tru", "01", "-", "1e400", ""] {
+            assert_eq!(with_uid(uid), None, "{uid}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_javascript_writes_them() {
+        for (value, text) in [
+            (0.1, "0.1"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            ((0.1 + 0.2) / 2.0, "0.15000000000000002"),
+            (5.0, "5"),
+            (-0.375, "-0.375"),
+            (-0.0, "0"),
+            (100.0, "100"),
+            (1e21, "1e+21"),
+            (1.5e21, "1.5e+21"),
+            (1e20, "100000000000000000000"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1e-7, "1e-7"),
+            (-1.25e-7, "-1.25e-7"),
+            (1e-6, "0.000001"),
+            (1.5e-6, "0.0000015"),
+            (4.0 / 3.0, "1.3333333333333333"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+        ] {
+            let mut out = Vec::new();
+            write_js_number(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), text, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn only_output_that_is_one_json_number_reads_as_a_number() {
+        assert_eq!(json_number(b" 6.0 \n"), Some(6.0));
+        assert_eq!(json_number(b"-2.5e1"), Some(-25.0));
+        for text in [
+            &b"cat"[..],
+            b"[1]",
+            b"1 2",
+            b"",
+            b"01",
+            b"1e400",
+            b"NaN",
+            b"+1",
+            b"\xff",
+        ] {
+            assert_eq!(json_number(text), None, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
     /// The answers both paths must write, shared with the TypeScript frontend's tests.
     #[test]
     fn answers_match_the_shared_vectors_byte_for_byte() {
@@ -490,14 +758,7 @@ mod tests {
             serde_json::from_str(include_str!("../../../../tests/vectors/answers.json")).unwrap();
         assert!(file.vectors.len() > 10);
         for v in file.vectors {
-            let status = match v.status.as_str() {
-                "ok" => Status::Ok,
-                "deadline_missed" => Status::DeadlineMissed,
-                "no_connected_model" => Status::NoConnectedModel,
-                "model_error" => Status::ModelError,
-                "dropped" => Status::Dropped,
-                other => panic!("unknown status {other} in vector \"{}\"", v.name),
-            };
+            let status = status_named(&v.status);
             let mut default_output = Vec::new();
             write_embedded(&mut default_output, v.default_output.as_bytes());
             let mut out = Vec::new();

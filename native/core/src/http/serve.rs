@@ -1,5 +1,9 @@
 //! The HTTP/1.1 server: answers `POST /{app}/predict` for published apps itself and forwards every other
 //! request (other routes, bodies it does not take, refusals) unchanged to the TypeScript frontend.
+//!
+//! Owns the request's life on the native path: reading, submitting to one model (`Answers`, which a
+//! selection's fan-out shares), writing the body (`write_answers`) and counting (`record`). Apps with a
+//! selection policy go to `selection`; this file must not know how members are picked or combined.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -21,7 +25,8 @@ use tokio::sync::oneshot;
 
 use super::apps::{AppRoute, AppTable};
 use super::metrics::FrontMetrics;
-use super::predict::{parse, write_answer};
+use super::predict::{parse, write_answer, Parsed};
+use super::selection::Rng;
 use crate::completion::{Completion, Status};
 use crate::runtime::submit::{Inputs, Reply};
 use crate::runtime::Shared;
@@ -36,6 +41,8 @@ pub struct Context {
     /// `host:port` of the TypeScript frontend's query server.
     pub fallback: String,
     pub client: Client<HttpConnector, Body>,
+    /// Draws the member of a selection's mode "one".
+    pub rng: Rng,
 }
 
 impl Context {
@@ -149,87 +156,154 @@ async fn read_bounded(mut body: Incoming, max_bytes: usize) -> Result<(Bytes, bo
     Ok((read.freeze(), true))
 }
 
+/// The answers of queries `first..first + len`, slot s holding query `first + s`: filled by the cache at
+/// submission or by the engine through a channel. A slot never submitted stays "no connected model".
+pub struct Answers {
+    first: u64,
+    /// Each slot's completion, and whether the cache answered it.
+    done: Vec<(Completion, bool)>,
+    receivers: Vec<(usize, oneshot::Receiver<Completion>)>,
+}
+
+impl Answers {
+    pub fn new(first: u64, len: usize) -> Answers {
+        let done = (0..len)
+            .map(|s| {
+                let none = Completion::without_model(
+                    first + s as u64,
+                    Status::NoConnectedModel,
+                    Vec::new(),
+                );
+                (none, false)
+            })
+            .collect();
+        Answers {
+            first,
+            done,
+            receivers: Vec::new(),
+        }
+    }
+
+    /// Submits `inputs` to `model` as the queries of slots `at..at + inputs.count()`; false when the core
+    /// refused them (then none of them was taken).
+    pub fn submit(
+        &mut self,
+        ctx: &Context,
+        model: u32,
+        latency_slo_micros: u64,
+        at: usize,
+        inputs: Inputs<'_>,
+    ) -> bool {
+        let Answers {
+            first,
+            done,
+            receivers,
+        } = self;
+        let first = *first + at as u64;
+        let before = receivers.len();
+        let hit = |i: usize, output: &[u8]| {
+            let completion =
+                Completion::without_model(first + i as u64, Status::Ok, output.to_vec());
+            done[at + i] = (completion, true);
+            true
+        };
+        let reply = Reply::Channels(receivers);
+        let submitted = ctx
+            .shared
+            .submit(model, latency_slo_micros, first, inputs, hit, reply);
+        for (slot, _) in &mut receivers[before..] {
+            *slot += at;
+        }
+        submitted.is_ok()
+    }
+
+    /// Every slot's completion once the engine answered them all, which it does by their deadline at the
+    /// latest.
+    pub async fn wait(self) -> Vec<(Completion, bool)> {
+        let Answers {
+            first,
+            mut done,
+            receivers,
+        } = self;
+        for (slot, receiver) in receivers {
+            let completion = receiver.await.unwrap_or_else(|_| {
+                let why = b"Server is shutting down".to_vec();
+                Completion::without_model(first + slot as u64, Status::Dropped, why)
+            });
+            done[slot] = (completion, false);
+        }
+        done
+    }
+}
+
+/// The body answering `count` queries (`{batch_predictions: [...]}` for a batch) and how many of them got
+/// the default output; `write(out, i)` writes query i's answer and says whether it is a default.
+pub fn write_answers(
+    batch: bool,
+    count: usize,
+    mut write: impl FnMut(&mut Vec<u8>, usize) -> bool,
+) -> (Vec<u8>, usize) {
+    let mut json = Vec::with_capacity(64 * count + 24);
+    if batch {
+        json.extend_from_slice(b"{\"batch_predictions\":[");
+    }
+    let mut defaults = 0;
+    for i in 0..count {
+        if i > 0 {
+            json.push(b',');
+        }
+        defaults += usize::from(write(&mut json, i));
+    }
+    if batch {
+        json.extend_from_slice(b"]}");
+    }
+    (json, defaults)
+}
+
 /// Answers a parsed predict request; None when the core refused it (the frontend then answers).
 async fn predict(
     ctx: &Context,
     app: &str,
     route: &AppRoute,
-    parsed: super::predict::Parsed,
+    parsed: Parsed,
     started: Instant,
 ) -> Option<Vec<u8>> {
-    let inputs = Inputs {
-        offsets: &parsed.offsets,
-        data: &parsed.data,
-    };
+    if let Some(selection) = &route.selection {
+        return super::selection::predict(ctx, app, route, selection, parsed, started).await;
+    }
+    let inputs = parsed.inputs();
     let count = inputs.count();
-    let first = ctx.shared.allocate_query_ids(count as u64);
-    // Without a target every query gets the no-model default; with one, each is a hit or gets a channel.
-    let mut done: Vec<(Completion, bool)> = (0..count)
-        .map(|i| {
-            let id = first + i as u64;
-            let none = Completion::without_model(id, Status::NoConnectedModel, Vec::new());
-            (none, false)
-        })
-        .collect();
+    let mut answers = Answers::new(ctx.shared.allocate_query_ids(count as u64), count);
+    // Without a target every query gets the no-model default.
     if let Some(target) = &route.target {
-        let mut receivers = Vec::new();
-        let hit = |i: usize, output: &[u8]| {
-            let completion =
-                Completion::without_model(first + i as u64, Status::Ok, output.to_vec());
-            done[i] = (completion, true);
-            true
-        };
-        let reply = Reply::Channels(&mut receivers);
-        if ctx
-            .shared
-            .submit(
-                target.model,
-                route.latency_slo_micros,
-                first,
-                inputs,
-                hit,
-                reply,
-            )
-            .is_err()
-        {
+        if !answers.submit(ctx, target.model, route.latency_slo_micros, 0, inputs) {
             return None;
         }
-        for (i, receiver) in receivers {
-            let completion = receiver.await.unwrap_or_else(|_| {
-                let why = b"Server is shutting down".to_vec();
-                Completion::without_model(first + i as u64, Status::Dropped, why)
-            });
-            done[i] = (completion, false);
-        }
     }
-    let mut json = Vec::with_capacity(64 * count + 24);
-    if parsed.batch {
-        json.extend_from_slice(b"{\"batch_predictions\":[");
-    }
-    for (i, (c, _)) in done.iter().enumerate() {
-        if i > 0 {
-            json.push(b',');
-        }
-        write_answer(&mut json, c.id, c.status, &c.payload, &route.default_output);
-    }
-    if parsed.batch {
-        json.extend_from_slice(b"]}");
-    }
-    record(ctx, app, route, &done, started);
+    let done = answers.wait().await;
+    let (json, defaults) = write_answers(parsed.batch, count, |out, i| {
+        let (c, _) = &done[i];
+        write_answer(out, c.id, c.status, &c.payload, &route.default_output);
+        c.status != Status::Ok
+    });
+    let models = route.target.as_ref().map(|t| (t.label.as_str(), &done[..]));
+    record(ctx, app, models, count, defaults, started);
     Some(json)
 }
 
-/// Counts as src/api/query/routes.ts counts a predict request.
-fn record(
+/// Counts as src/api/query/routes.ts counts a predict request of `queries` queries, `defaults` of them
+/// answered with the default output; `models` are the completions of each model version asked.
+pub fn record<'a>(
     ctx: &Context,
     app: &str,
-    route: &AppRoute,
-    done: &[(Completion, bool)],
+    models: impl IntoIterator<Item = (&'a str, &'a [(Completion, bool)])>,
+    queries: usize,
+    defaults: usize,
     started: Instant,
 ) {
     let mut metrics = ctx.metrics.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(target) = &route.target {
-        let model = metrics.model(&target.label);
+    for (label, done) in models {
+        let model = metrics.model(label);
         for (c, cached) in done {
             match c.status {
                 _ if *cached => model.cache_hits += 1,
@@ -245,8 +319,8 @@ fn record(
     }
     let counters = metrics.app(app);
     counters.requests += 1;
-    counters.predictions += done.len() as u64;
-    counters.default_outputs += done.iter().filter(|(c, _)| c.status != Status::Ok).count() as u64;
+    counters.predictions += queries as u64;
+    counters.default_outputs += defaults as u64;
     counters
         .latency_micros
         .record(started.elapsed().as_secs_f64() * 1e6);

@@ -17,6 +17,8 @@
 
 pub mod router;
 pub mod submit;
+#[cfg(test)]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};

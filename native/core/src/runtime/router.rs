@@ -321,17 +321,12 @@ async fn handshake(
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
     use std::time::{Duration, Instant};
 
     use crate::engine::EngineConfig;
-    use crate::rpc::{zmtp, Frame};
+    use crate::rpc::RPC_VERSION;
+    use crate::runtime::testing::{await_replicas, Dealer, MSG_HEARTBEAT};
     use crate::runtime::Runtime;
-
-    const MSG_NEW_CONTAINER: u32 = 0;
-    const MSG_HEARTBEAT: u32 = 2;
-    const RPC_VERSION: u32 = 3;
 
     #[test]
     fn a_throttle_reports_the_first_event_then_one_per_interval_with_the_count_held_back() {
@@ -350,98 +345,6 @@ mod tests {
 
     fn runtime() -> Runtime {
         Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
-    }
-
-    /// A container's connection, played over a plain TCP stream: a ZMTP 3.0 DEALER. The original
-    /// containers' libzmq DEALER meets this router end to end in tests/predict_test.ts and faults_test.ts.
-    struct Dealer {
-        stream: TcpStream,
-        buf: Vec<u8>,
-    }
-
-    impl Dealer {
-        fn connect(runtime: &Runtime, identity: Option<&[u8]>) -> Dealer {
-            let mut stream = TcpStream::connect(runtime.rpc_address).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            stream.write_all(&zmtp::greeting()).unwrap();
-            let mut properties: Vec<(&[u8], &[u8])> = vec![(b"Socket-Type", b"DEALER")];
-            properties.extend(identity.map(|id| (&b"Identity"[..], id)));
-            stream.write_all(&zmtp::ready_command(&properties)).unwrap();
-            let mut peer = [0; zmtp::GREETING_BYTES];
-            stream.read_exact(&mut peer).unwrap();
-            zmtp::check_greeting(&peer).unwrap();
-            Dealer {
-                stream,
-                buf: Vec::new(),
-            }
-        }
-
-        fn send(&mut self, frames: &[&[u8]]) -> std::io::Result<()> {
-            let frames: Vec<Frame> = frames.iter().map(|f| Frame::Owned(f.to_vec())).collect();
-            let mut out = Vec::new();
-            zmtp::put_message(&mut out, &frames);
-            self.stream.write_all(&out)
-        }
-
-        /// The next message's frames, past the router's READY.
-        fn recv(&mut self) -> Vec<Vec<u8>> {
-            let mut frames = Vec::new();
-            loop {
-                while let Some(head) = zmtp::next_frame(&self.buf).unwrap() {
-                    let end = head.header_len + head.body_len;
-                    let body = self.buf[head.header_len..end].to_vec();
-                    self.buf.drain(..end);
-                    if head.command {
-                        continue;
-                    }
-                    frames.push(body);
-                    if !head.more {
-                        return frames;
-                    }
-                }
-                let mut chunk = [0; 4096];
-                let n = self.stream.read(&mut chunk).unwrap();
-                assert!(n > 0, "the router closed the connection");
-                self.buf.extend_from_slice(&chunk[..n]);
-            }
-        }
-
-        fn heartbeat(&mut self) -> std::io::Result<()> {
-            self.send(&[b"", &MSG_HEARTBEAT.to_le_bytes()])
-        }
-
-        fn introduce(&mut self, name: &str) -> std::io::Result<()> {
-            self.send(&[
-                b"",
-                &MSG_NEW_CONTAINER.to_le_bytes(),
-                name.as_bytes(),
-                b"1",
-                b"3",
-                &RPC_VERSION.to_le_bytes(),
-            ])
-        }
-    }
-
-    fn replicas(runtime: &Runtime) -> Vec<String> {
-        let snapshot = runtime.shared.snapshot();
-        let mut names: Vec<String> = snapshot.map_or_else(Vec::new, |s| {
-            s.replicas.iter().map(|r| r.model_name.clone()).collect()
-        });
-        names.sort();
-        names
-    }
-
-    /// Waits (boundedly: the engine publishes on every membership change) until `replicas` is `expected`.
-    fn await_replicas(runtime: &Runtime, expected: &[&str]) {
-        let until = Instant::now() + Duration::from_secs(5);
-        let mut seen = replicas(runtime);
-        while seen != expected && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(5));
-            seen = replicas(runtime);
-        }
-        assert_eq!(seen, expected);
     }
 
     #[test]

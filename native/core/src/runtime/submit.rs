@@ -57,13 +57,26 @@ impl Inputs<'_> {
     fn get(&self, i: usize) -> &[u8] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
+
+    /// The offsets and data of the inputs `which`, in that order, as a batch of their own.
+    pub fn gather(&self, which: &[usize]) -> (Vec<u32>, Vec<u8>) {
+        let mut offsets = Vec::with_capacity(which.len() + 1);
+        offsets.push(0);
+        let mut data = Vec::new();
+        for &i in which {
+            data.extend_from_slice(self.get(i));
+            offsets.push(data.len() as u32);
+        }
+        (offsets, data)
+    }
 }
 
 /// Where the answers of queued queries go.
 pub enum Reply<'a> {
     /// The completion queue, read by `clipper_poll_completions`.
     Poll,
-    /// One channel per queued query, pushed as (input index, receiver).
+    /// One channel per queued query, pushed as (input index, receiver) after those already there (a
+    /// fan-out's earlier submissions), which a refusal leaves as they are.
     Channels(&'a mut Vec<(usize, oneshot::Receiver<Completion>)>),
 }
 
@@ -134,20 +147,21 @@ impl Shared {
         let channels = match reply {
             Reply::Poll => None,
             Reply::Channels(receivers) => {
+                let ours = receivers.len();
                 let mut waiters = self.lock_waiters();
                 for &i in &misses {
                     let (sender, receiver) = oneshot::channel();
                     waiters.insert(first_id + i as u64, sender);
                     receivers.push((i, receiver));
                 }
-                Some(receivers)
+                Some((receivers, ours))
             }
         };
         self.send(Command::Submit { model, queries }).map_err(|_| {
             self.outstanding.fetch_sub(queued, Ordering::AcqRel);
-            if let Some(receivers) = channels {
+            if let Some((receivers, ours)) = channels {
                 let mut waiters = self.lock_waiters();
-                for (i, _) in receivers.drain(..) {
+                for (i, _) in receivers.drain(ours..) {
                     waiters.remove(&(first_id + i as u64));
                 }
             }
@@ -180,20 +194,13 @@ mod tests {
     use super::*;
     use crate::completion::Status;
     use crate::engine::EngineConfig;
-    use crate::rpc::InputType;
+    use crate::runtime::testing::configure;
     use crate::runtime::Runtime;
 
     fn runtime(endpoint: &str, max_outstanding: usize) -> (Runtime, u32) {
         let runtime =
             Runtime::start(endpoint, EngineConfig::default(), 0, max_outstanding).unwrap();
-        let model = runtime.shared.table.id_for("m", "1");
-        let configure = Command::Configure {
-            model,
-            input_type: InputType::Doubles,
-            batch_size: -1,
-            latency_objective: Duration::from_secs(1),
-        };
-        runtime.shared.send(configure).unwrap();
+        let model = configure(&runtime, "m");
         (runtime, model)
     }
 
@@ -248,6 +255,25 @@ mod tests {
         assert_eq!(shared.outstanding.load(Ordering::Acquire), 0);
         let unknown = shared.submit(99, 1, 1, inputs, |_, _| false, Reply::Poll);
         assert_eq!(unknown, Err(Refused::UnknownModel(99)));
+    }
+
+    #[test]
+    fn a_submission_refused_by_a_closed_core_takes_back_only_its_own_channels() {
+        let (runtime, model) = runtime("tcp://127.0.0.1:0", 10);
+        let shared = &runtime.shared;
+        let inputs = Inputs {
+            offsets: &[0, 8],
+            data: &[0; 8],
+        };
+        let mut receivers = Vec::new();
+        let (_, earlier) = oneshot::channel();
+        receivers.push((0, earlier));
+        runtime.stop();
+        let reply = Reply::Channels(&mut receivers);
+        let refused = shared.submit(model, 1_000_000, 1, inputs, |_, _| false, reply);
+        assert_eq!(refused, Err(Refused::Closed));
+        assert_eq!(receivers.len(), 1);
+        assert!(shared.lock_waiters().is_empty());
     }
 
     #[test]
