@@ -117,6 +117,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         stopSync();
         await reconciling;
         await manager.stopAll();
+        // What was learned since the last batch, before the store closes.
+        await learned.close();
         await state.backend.close();
         await core.close();
       })(),

@@ -161,13 +161,13 @@ export class Server {
     return request(`${this.query_url}${path}`);
   }
 
-  /** Waits until `count` replicas of `model` are connected. */
-  async waitForReplicas(model: string, count = 1): Promise<void> {
+  /** Waits until `count` replicas of `model` are connected (longer for models that train at start). */
+  async waitForReplicas(model: string, count = 1, timeout_millis?: number): Promise<void> {
     await waitFor(`${count} replica(s) of "${model}"`, async () => {
       const r = await this.admin("get_all_containers", { verbose: true });
       const list = r.body as { model_name: string }[];
       return list.filter((c) => c.model_name === model).length >= count ? true : undefined;
-    });
+    }, timeout_millis);
   }
 
   /** Ends the server abruptly (SIGKILL), as a crash or an out-of-memory kill would. */

@@ -24,7 +24,8 @@ export interface MemberResult {
 }
 
 /** Explains a default output when a mean's first member answered but not a number. */
-export const EXPLANATION_NOT_A_NUMBER = "Model output is not a number";
+/** Why an ensemble that had answers has no mean of them (no number among them, or none weighing in). */
+export const EXPLANATION_NO_MEAN = "The models' outputs have no weighted mean";
 
 const STATUS_NAMES: Readonly<Record<number, MemberStatus>> = {
   [CompletionStatus.OK]: "ok",
@@ -46,9 +47,6 @@ function explanation(r: MemberResult | undefined): string {
       return EXPLANATION_NO_MODEL;
     case "deadline_missed":
       return EXPLANATION_SLO_MISSED;
-    case "ok":
-      // Only a mean leaves out a member that answered.
-      return EXPLANATION_NOT_A_NUMBER;
     default:
       return r.payload;
   }
@@ -135,8 +133,9 @@ function mean(weights: readonly number[], results: readonly MemberResult[]): Com
     answeredWeight += weights[i]!;
   }
   const answered = numbers.map((x) => x !== undefined);
+  const value = weighted / answeredWeight;
   return {
-    output: answered.includes(true) ? String(ratio(weighted, answeredWeight)) : undefined,
+    output: answeredWeight > 0 && Number.isFinite(value) ? String(value) : undefined,
     answered,
     confidence: ratio(answeredWeight, total),
   };
@@ -149,8 +148,9 @@ function fourDecimals(tenThousandths: number): string {
 
 /**
  * An "all" policy's answer from its members' results (in member order): the combined output, or the
- * default output when no member answered (the first member's explanation) or when the confidence, as
- * written, is below `min_confidence`; with the members used, those missing and the confidence.
+ * default output when no member answered (the first member's explanation), when the answers have no mean
+ * (`EXPLANATION_NO_MEAN`), or when the confidence, as written, is below `min_confidence`; with the members
+ * used, those missing and the confidence.
  */
 export function ensembleAnswer(
   query_id: number,
@@ -165,7 +165,7 @@ export function ensembleAnswer(
     `,"models_missing":${JSON.stringify(ensemble.members.filter((_, i) => !combined.answered[i]))}` +
     `,"confidence":${fourDecimals(confidence)}`;
   const outcome: Outcome = combined.output === undefined
-    ? { why: explanation(results[0]) }
+    ? { why: results.some((r) => r.status === "ok") ? EXPLANATION_NO_MEAN : explanation(results[0]) }
     : confidence < floor
     ? {
       why: `Models disagree: confidence ${fourDecimals(confidence)} is below min_confidence ${

@@ -46,20 +46,6 @@ for (const v of vectors.one) {
   });
 }
 
-Deno.test("a mean with no number among its answers explains that, after the first member", () => {
-  const answer = ensembleAnswer(
-    7,
-    { members: ["a:1", "b:1"], weights: [1, 1], combine: "mean", min_confidence: 0 },
-    "0",
-    [{ status: "ok", payload: "cat" }, { status: "deadline_missed", payload: "" }],
-  );
-  assert.equal(
-    answer.json,
-    '{"query_id":7,"output":0,"default":true,"default_explanation":"Model output is not a number",' +
-      '"models_used":[],"models_missing":["a:1","b:1"],"confidence":0.0000}',
-  );
-});
-
 Deno.test("a failed member's explanation is its error, and an ensemble of none has no model", () => {
   const failed = drawnAnswer(7, "a:1", "0", { status: "model_error", payload: "boom" });
   assert.match(failed.json, /"default_explanation":"boom"/);

@@ -198,8 +198,9 @@ export class Routes {
       latency_slo_micros: app.latency_slo_micros,
     };
     const spec = this.spec(app);
-    if (spec.policy !== "default") {
-      const members = this.members(app);
+    const members = this.members(app);
+    // With no member yet, a policy app answers as one with no model: the default output.
+    if (spec.policy !== "default" && members.length > 0) {
       const users: Record<string, number[]> = {};
       for (const uid of this.#learned?.users(app.name) ?? []) users[uid] = this.weights(app, members, uid);
       return [{

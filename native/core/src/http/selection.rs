@@ -19,7 +19,7 @@
 //!   tests against the same vectors). Beyond them: a mean no member weighs in on (no numeric output, only
 //!   weightless members, or a sum too large for a double) answers the default output with
 //!   `EXPLANATION_NO_MEAN`; a confidence whose denominator weighs nothing is 0; `min_confidence` is compared
-//!   with the unrounded confidence.
+//!   with the confidence as written (four decimals).
 //!
 //! A refused submission (overload, an unknown model) hands the request to the frontend, as for one model;
 //! a fan-out's members already queued then answer nobody. Metrics count the request and its queries once
@@ -299,8 +299,13 @@ fn share(part: f64, whole: f64) -> f64 {
 /// `round(value · 10000) / 10000` with exactly four decimals, as JavaScript's `toFixed(4)` writes it; the
 /// digits come from the rounded integer, so no binary fraction shows.
 fn four_decimals(value: f64) -> String {
-    let r = (value * 10_000.0).round() as u64;
+    let r = ten_thousandths(value);
     format!("{}.{:04}", r / 10_000, r % 10_000)
+}
+
+/// A share in ten-thousandths, rounded as the answers write it: 0.5 is 5000.
+fn ten_thousandths(value: f64) -> u64 {
+    (value * 10_000.0).round() as u64
 }
 
 /// The winner of a vote among the members `counted`, and its share of their weight: outputs are grouped by
@@ -380,14 +385,17 @@ pub fn write_combined<'a>(
             Outcome::of(status, payload)
         }
         None => Outcome::Default(EXPLANATION_NO_MEAN.into()),
-        Some(_) if confidence < ensemble.min_confidence => Outcome::Default(
-            format!(
-                "Models disagree: confidence {} is below min_confidence {}",
-                four_decimals(confidence),
-                four_decimals(ensemble.min_confidence)
+        // As written: an answer never says a confidence is below a minimum that reads the same.
+        Some(_) if ten_thousandths(confidence) < ten_thousandths(ensemble.min_confidence) => {
+            Outcome::Default(
+                format!(
+                    "Models disagree: confidence {} is below min_confidence {}",
+                    four_decimals(confidence),
+                    four_decimals(ensemble.min_confidence)
+                )
+                .into(),
             )
-            .into(),
-        ),
+        }
         Some(output) => Outcome::Output(output),
     };
     write_answer_fields(out, query_id, &outcome, ensemble.default_output);
