@@ -160,8 +160,13 @@ Deno.test("two users whose labels favour different models end up served by diffe
       (await policyOf(server, "signs", uid)).models.reduce((a, b) => a.weight >= b.weight ? a : b).model;
     assert.deepEqual([await leader("alice"), await leader("bob")], ["plus", "minus"]);
     for (const [uid, expected] of [["alice", 5], ["bob", -5]] as const) {
-      const answer = (await server.predict("signs", { input: [2, 3], uid })).body as Answer;
-      assert.equal(answer.output, expected, `${uid}: ${JSON.stringify(answer)}`);
+      const answer = await server.predict("signs", { input: [2, 3], uid });
+      assert.equal((answer.body as Answer).output, expected, `${uid}: ${answer.text}`);
+      // The same query down the frontend's own path (the core forwards a uid written with escapes).
+      const escaped = `{"input":[2,3],"uid":"\\u00${uid.charCodeAt(0).toString(16)}${uid.slice(1)}"}`;
+      const forwarded = await server.predict("signs", escaped);
+      const withoutId = (text: string) => text.replace(/"query_id":\d+/, "");
+      assert.equal(withoutId(forwarded.text), withoutId(answer.text));
     }
     // A user never seen starts from the shared user's state, which no feedback changed.
     assert.equal((await policyOf(server, "signs", "carol")).models[0]!.feedback_count, 0);
