@@ -135,6 +135,8 @@ Deno.test("the Python README's deploy snippets run as written and its apps answe
       assert.equal(await answer(server, "shop", [1.0, 2.0]), 17.5);
       assert.ok([0, 1].includes(await answer(server, "risk", [0.5, 1.0, 0.0, 0.0]) as number));
       assert.ok([0, 1, 2].includes(await answer(server, "species", [0.1, 0.2, 0.3, 0.4]) as number));
+      // exp3 draws one of its two models: the price (10 + 2.5 * 1.5) or the risk class.
+      assert.ok([13.75, 0, 1].includes(await answer(server, "quote", [0.5, 1.0, 0.0, 0.0]) as number));
     } finally {
       await Deno.remove(home, { recursive: true });
     }

@@ -120,15 +120,22 @@ export interface FrontendCounters {
 export async function counters(url: string): Promise<FrontendCounters> {
   const m = await (await fetch(`${url}/metrics`)).json();
   const app = m.apps?.bench;
-  const model = m.models?.["m:1"];
-  if (!app || !model || !m.core) {
-    throw new Error(`The frontend's metrics have no app "bench", model "m:1" or core counters`);
+  // Every model the frontend serves is the bench app's (several under a selection policy).
+  const models = Object.values(m.models ?? {}) as {
+    predictions: number;
+    cache_hits: number;
+    batch_size: { mean: number };
+  }[];
+  if (!app || models.length === 0 || !m.core) {
+    throw new Error(`The frontend's metrics have no app "bench", no model or no core counters`);
   }
+  const predictions = models.reduce((sum, model) => sum + model.predictions, 0);
+  const batched = models.reduce((sum, model) => sum + model.batch_size.mean * model.predictions, 0);
   return {
     default_outputs: app.default_outputs,
-    predictions: model.predictions,
-    cache_hits: model.cache_hits,
-    mean_batch_size: model.batch_size.mean,
+    predictions,
+    cache_hits: models.reduce((sum, model) => sum + model.cache_hits, 0),
+    mean_batch_size: predictions > 0 ? batched / predictions : 0,
     batches_sent: m.core.batches_sent,
   };
 }

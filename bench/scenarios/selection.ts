@@ -1,15 +1,15 @@
 /**
  * The selection scenario: what a selection policy costs on the model path. The same Python noop model is
  * linked three times (three names, a container each) to an app under `exp3` (one drawn model per query) and
- * under `exp4` (every query asked of all three and combined), and measured beside the single-model path in
- * the same run, with unique inputs (no cache hit) and the model scenario's load.
+ * under `exp4` (every query asked of all three and combined), and measured beside the single-model path and
+ * the bare ceiling in the same run, with unique inputs (no cache hit) and the model scenario's load.
  */
 
 import { atLeast, type ScenarioResult } from "../lib/result.ts";
 import { stopAll } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
-import { type Context, countedClosedLoop, ratio, script } from "./context.ts";
+import { ceiling, type Context, countedClosedLoop, ratio, script } from "./context.ts";
 
 const THREE = ["m", "m2", "m3"];
 
@@ -30,6 +30,7 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
   const single = await measure(ctx, ["m"]);
   const exp3 = await measure(ctx, THREE, "exp3");
   const exp4 = await measure(ctx, THREE, "exp4");
+  const bare = await ceiling(ctx, script("unique_inputs.lua"));
   const rps = (r: typeof single) => r.series.requests_per_second;
   const exp3Share = ratio(rps(exp3), rps(single));
   const exp4Share = ratio(rps(exp4), rps(single));
@@ -37,7 +38,12 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
     scenario: "selection",
     description: "Selection policies on the model path: one noop model linked three times, unique inputs, " +
       "exp3 and exp4 beside the single-model path in the same run",
-    commands: [...single.commands, ...exp3.commands, ...exp4.commands],
+    commands: [
+      ...single.commands,
+      ...exp3.commands,
+      ...exp4.commands,
+      `deno run --allow-net bench/ceiling.ts PORT, then ${bare.command}`,
+    ],
     figures: {
       single_requests_per_second: rps(single),
       single_p99_ms: single.series.p99_ms,
@@ -45,6 +51,8 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
       exp3_p99_ms: exp3.series.p99_ms,
       exp4_requests_per_second: rps(exp4),
       exp4_p99_ms: exp4.series.p99_ms,
+      ceiling_requests_per_second: bare.requests_per_second,
+      ceiling_p99_ms: bare.p99_ms,
     },
     targets: [
       atLeast("exp3 req/s as a share of the single model's", exp3Share, 0.9),
@@ -53,6 +61,7 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
     notes: {
       exp3_share_of_single: Number(exp3Share.toFixed(3)),
       exp4_share_of_single: Number(exp4Share.toFixed(3)),
+      single_share_of_ceiling: Number(ratio(rps(single), bare.requests_per_second).toFixed(3)),
       default_outputs: [single, exp3, exp4].map((r) => r.seen.default_outputs - r.before.default_outputs)
         .join(" / "),
       errors: [single, exp3, exp4].map((r) => r.series.errors).join(" / "),
