@@ -20,8 +20,10 @@ export interface ModelSetup {
   readonly prediction_cache_bytes: number;
   /** An input the model accepts, sent until it answers, to know the container is serving. */
   readonly probe_input: unknown;
-  /** The model names linked to the app, one container each ("m" alone when absent). */
+  /** The model names linked to the app ("m" alone when absent). */
   readonly models?: readonly string[];
+  /** Containers per model (1 when absent): replicas of one version. */
+  readonly replicas?: number;
   /** The app's selection policy and its params (the default policy when absent). */
   readonly policy?: { readonly name: string; readonly params?: Record<string, unknown> };
 }
@@ -114,19 +116,22 @@ export async function startClipper(
     ...origin.container_env,
   });
   const containers: Started[] = [];
+  const replicas = setup.replicas ?? 1;
   for (const [i, model] of models.entries()) {
-    const suffix = i === 0 ? "" : `-${model}`;
-    containers.push(
-      await spawn(`container${suffix}`, PYTHON, setup.container, {
-        env: envOf(model),
-        log_path: `${log_dir}/container${suffix}.log`,
-      }),
-    );
+    for (let r = 0; r < replicas; r++) {
+      const suffix = (i === 0 ? "" : `-${model}`) + (r === 0 ? "" : `-${r}`);
+      containers.push(
+        await spawn(`container${suffix}`, PYTHON, setup.container, {
+          env: envOf(model),
+          log_path: `${log_dir}/container${suffix}.log`,
+        }),
+      );
+    }
   }
   // Every model connected (with several, a drawn one could answer before the others are there), then answering.
   await waitUntil("the models' containers to connect", async () => {
     const health = await (await fetch(`${url}/health`)).json();
-    return health.connected_replicas >= models.length;
+    return health.connected_replicas >= models.length * replicas;
   }, 60_000);
   await waitUntil("the models to answer", async () => {
     const r = await fetch(`${url}/bench/predict`, {
