@@ -115,13 +115,15 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   /** The answers of an app with a selection policy, as the core gives them (tests/vectors/selection.json). */
   const select = async (route: AppRoute, uid: string, defaultOutput: string): Promise<Answer[]> => {
     const spec = routes.spec(route);
-    const members = routes.members(route);
     if (spec.policy !== "exp4") {
+      // One draw for the request's queries (the core draws per query): this path takes only the requests
+      // the core forwards, and its batch goes to the core in one submission.
       const member = routes.drawMember(route, uid, rng);
       if (member === undefined) return unanswered().map((c) => toAnswer(c, defaultOutput));
       const completions = await ask(member, route.latency_slo_micros);
       return completions.map((c) => drawnAnswer(c.query_id, member.label, defaultOutput, memberResult(c)));
     }
+    const members = routes.members(route);
     if (members.length === 0) return unanswered().map((c) => toAnswer(c, defaultOutput));
     const ensemble = {
       members: members.map((m) => m.label),
