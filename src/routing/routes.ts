@@ -18,7 +18,7 @@ import type { AppPolicyRecord, LearnedStates } from "../selection/learned.ts";
 import { draw, type Rng } from "../policy/rng.ts";
 import { parsePolicy, type PolicySpec } from "../policy/params.ts";
 import { SHARED_UID } from "../policy/state.ts";
-import type { ModelView } from "../policy/policy.ts";
+import type { ModelView, PolicyMode } from "../policy/policy.ts";
 
 export interface AppRoute extends AppPolicyRecord {
   readonly input_type: CoreInputType;
@@ -95,6 +95,11 @@ export class Routes {
   /** The app's policy and its params; the default policy when none is configured. */
   spec(app: AppRoute): PolicySpec {
     return this.#learned?.spec(app.name) ?? { policy: "default", params: DEFAULT_PARAMS };
+  }
+
+  /** Whether one drawn model answers the app's queries, or all its members combined. */
+  mode(app: AppRoute): PolicyMode {
+    return this.#learned?.policy(app.name)?.mode ?? "one";
   }
 
   /**
@@ -207,7 +212,7 @@ export class Routes {
         ...base,
         target: null,
         selection: {
-          mode: spec.policy === "exp4" ? "all" : "one",
+          mode: this.mode(app),
           combine: spec.policy === "exp4" ? spec.params.combine : "vote",
           min_confidence: spec.policy === "exp4" ? spec.params.min_confidence : 0,
           members: members.map((m) => ({ model: m.core_model, label: m.label })),
