@@ -70,6 +70,20 @@ const FIELDS = {
     what: "a directory path",
   },
   native_library: { env: "CLIPPER_NATIVE_LIBRARY", fallback: "", rule: z.string(), what: "a file path" },
+  admin_token: {
+    env: "CLIPPER_ADMIN_TOKEN",
+    fallback: "",
+    rule: z.union([z.literal(""), z.string().min(16)]),
+    what:
+      "a token of at least 16 characters that admin calls must send as `Authorization: Bearer`, or nothing",
+    secret: true,
+  },
+  admin_token_file: {
+    env: "CLIPPER_ADMIN_TOKEN_FILE",
+    fallback: "",
+    rule: z.string(),
+    what: "a file holding the admin token (instead of --admin-token)",
+  },
 } as const;
 
 type Fields = typeof FIELDS;
@@ -115,9 +129,16 @@ export function loadConfig(
     const raw = (flags[flag] as string | undefined) ?? env[field.env] ?? field.fallback;
     const parsed = field.rule.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`Invalid setting --${flag} (${field.env}): expected ${field.what}, got "${raw}"`);
+      // A secret is never echoed, not even a wrong one.
+      const got = "secret" in field ? `a value of ${raw.length} characters` : `"${raw}"`;
+      throw new ConfigError(`Invalid setting --${flag} (${field.env}): expected ${field.what}, got ${got}`);
     }
     config[key] = parsed.data;
+  }
+  if (config.admin_token !== "" && config.admin_token_file !== "") {
+    throw new ConfigError(
+      "Give the admin token once: --admin-token (CLIPPER_ADMIN_TOKEN) or --admin-token-file",
+    );
   }
   return Object.freeze(config) as Config;
 }

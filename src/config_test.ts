@@ -32,3 +32,17 @@ Deno.test("the help text lists every flag with its variable", () => {
   }
   assert.ok(text.includes("CLIPPER_QUERY_PORT"));
 });
+
+Deno.test("an admin token is at least 16 characters, given once, and never echoed when refused", () => {
+  assert.equal(loadConfig([], { CLIPPER_ADMIN_TOKEN: "0123456789abcdef" }).admin_token, "0123456789abcdef");
+  assert.throws(
+    () => loadConfig(["--admin-token", "hunter2"], {}),
+    (e: unknown) =>
+      e instanceof ConfigError && e.message.includes("got a value of 7 characters") &&
+      !e.message.includes("hunter2"),
+  );
+  assert.throws(
+    () => loadConfig(["--admin-token", "0123456789abcdef", "--admin-token-file", "/tmp/token"], {}),
+    /Give the admin token once/,
+  );
+});

@@ -15,6 +15,7 @@ const CATALOGUE = {
   invalid_request: { title: "Invalid request", status: 400 },
   body_too_large: { title: "Request body too large", status: 413 },
   route_not_found: { title: "Not found", status: 404 },
+  unauthorized: { title: "Unauthorized", status: 401 },
   app_not_found: { title: "Application not found", status: 404 },
   app_exists: { title: "Application exists", status: 400 },
   model_not_found: { title: "Model not found", status: 404 },

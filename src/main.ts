@@ -28,7 +28,33 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The admin token: the flag's, the token file's (trimmed), or none. */
+async function adminToken(config: Config): Promise<string> {
+  if (config.admin_token_file === "") return config.admin_token;
+  let token: string;
+  try {
+    token = (await Deno.readTextFile(config.admin_token_file)).trim();
+  } catch (err) {
+    throw new Error(
+      `Cannot read the admin token file "${config.admin_token_file}": ${(err as Error).message}`,
+    );
+  }
+  if (token.length < 16) {
+    throw new Error(`The admin token in "${config.admin_token_file}" is shorter than 16 characters`);
+  }
+  return token;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
 export async function startServer(config: Config): Promise<RunningServer> {
+  const admin_token = await adminToken(config);
+  if (admin_token === "" && !LOOPBACK.has(config.host)) {
+    console.error(
+      `WARNING: the management API on ${config.host}:${config.admin_port} takes writes from anyone who can ` +
+        "reach it, deploying code included; set --admin-token or --admin-token-file (CLIPPER_ADMIN_TOKEN)",
+    );
+  }
   // State first: a bad state file must stop start-up before any port is bound.
   const state = new State(
     config.redis ? await RedisBackend.open(config.redis) : await EmbeddedBackend.open(config.state_dir),
@@ -81,6 +107,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       managed: () => manager.list(),
       log_path: (name, version, index) => manager.logPath(name, version, index),
       learned: (app, uid) => learned.state(app, uid),
+      admin_token,
       max_body_bytes: config.max_body_bytes,
     }),
   );

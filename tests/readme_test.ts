@@ -65,6 +65,19 @@ Deno.test("promises are kept by the lines seen in their order, whatever the quer
   assert.deepEqual(keptPromises(promised, ['{"query_id":7,"a":2}', '{"b":2}']), []);
 });
 
+/** Waits until no process is left in the group, killing it outright after ten seconds. */
+async function groupExited(pgid: number): Promise<void> {
+  const killAt = Date.now() + 10_000;
+  for (;;) {
+    try {
+      Deno.kill(-pgid, Date.now() < killAt ? "SIGCONT" : "SIGKILL");
+    } catch {
+      return; // No process is left in the group.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 Deno.test("the README's quick start and model-selection example run verbatim and answer what their comments say", async () => {
   const readme = await Deno.readTextFile(`${root}README.md`);
   const block = [shellBlock(readme, "## Quick start"), shellBlock(readme, "## Model selection")].join("\n");
@@ -103,6 +116,8 @@ Deno.test("the README's quick start and model-selection example run verbatim and
       // The group is gone already.
     }
     await child.status;
+    // The shell is gone, but the server it started may still be writing its state as it stops.
+    await groupExited(child.pid);
     await Deno.remove(state, { recursive: true });
   }
   assert.deepEqual(keptPromises(promised, lines), promised, lines.join("\n"));

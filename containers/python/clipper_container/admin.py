@@ -153,26 +153,34 @@ def _user_module(obj: Any) -> Optional[Any]:
 
 
 class ClipperConnection:
-    """Talks to one Clipper server's management API (and its query API for `inspect_instance`)."""
+    """Talks to one Clipper server's management API (and its query API for `inspect_instance`).
+
+    `admin_token` (else `CLIPPER_ADMIN_TOKEN`) is sent as `Authorization: Bearer` with every admin call, for
+    a server started with `--admin-token`."""
 
     def __init__(
         self,
         admin_url: str = "http://127.0.0.1:1338",
         query_url: str = "http://127.0.0.1:1337",
         models_dir: str = os.path.join(os.path.expanduser("~"), ".clipper", "models"),
+        admin_token: Optional[str] = None,
     ):
         self.admin_url = admin_url.rstrip("/")
         self.query_url = query_url.rstrip("/")
         self.models_dir = models_dir
+        self.admin_token = admin_token if admin_token is not None else os.environ.get("CLIPPER_ADMIN_TOKEN")
 
     def _call(self, endpoint: str, body: Optional[dict], query: str = "") -> Any:
         """POSTs `body` to the management API (or GETs `endpoint?query` when `body` is None); returns the answer
         parsed when it is JSON and as text otherwise (writes confirm in plain text, and a log is text even where
         it looks like JSON)."""
+        headers = {"content-type": "application/json"}
+        if self.admin_token:
+            headers["authorization"] = f"Bearer {self.admin_token}"
         request = urllib.request.Request(
             f"{self.admin_url}/admin/{endpoint}" + (f"?{query}" if query else ""),
             data=None if body is None else json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
+            headers=headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

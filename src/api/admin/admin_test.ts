@@ -23,7 +23,7 @@ const REPLICA: ReplicaInfo = {
 };
 
 /** The admin API mounted as `main.ts` mounts it, with a 4 KiB body limit. */
-async function server(replicas: readonly ReplicaInfo[] = [REPLICA]): Promise<Hono> {
+async function server(replicas: readonly ReplicaInfo[] = [REPLICA], admin_token?: string): Promise<Hono> {
   const app = new Hono();
   installCommon(app);
   app.route(
@@ -34,6 +34,7 @@ async function server(replicas: readonly ReplicaInfo[] = [REPLICA]): Promise<Hon
       managed: () => [],
       log_path: () => undefined,
       learned: () => initialState(),
+      admin_token,
       max_body_bytes: 4096,
     }),
   );
@@ -724,4 +725,30 @@ Deno.test("an app's policy is set at add_app or later, and get_app_policy shows 
   assert.equal((await read("name=shop")).json.policy, "default");
   assert.equal((await read("name=ghost")).status, 404);
   assert.equal((await read("")).json.code, "invalid_request");
+});
+
+Deno.test("with an admin token, every call but the ping needs it as a bearer token", async () => {
+  const token = "s3cret-token-0123456789";
+  const app = await server([REPLICA], token);
+  const call = (path: string, authorization?: string, method = "POST") =>
+    app.request(`/admin/${path}`, {
+      method,
+      headers: authorization ? { authorization, "content-type": "application/json" } : {},
+      body: method === "POST" ? JSON.stringify(APP) : undefined,
+    });
+  const anonymous = await call("add_app");
+  assert.equal(anonymous.status, 401);
+  assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Bearer/);
+  const body = await anonymous.json();
+  assert.equal(body.code, "unauthorized");
+  assert.match(body.cause, /Authorization: Bearer/);
+  const wrong = await call("add_app", "Bearer s3cret-token-0123456780");
+  assert.equal(wrong.status, 401);
+  assert.doesNotMatch((await wrong.json()).cause, /0123456789/, "the cause never shows the token");
+  assert.equal((await call("add_app", `Basic ${token}`)).status, 401);
+  assert.equal((await call("get_app_policy?name=shop", undefined, "GET")).status, 401);
+  assert.equal((await call("add_app", `Bearer ${token}`)).status, 200);
+  assert.equal((await call("get_app_policy?name=shop", `Bearer ${token}`, "GET")).status, 200);
+  const ping = await call("ping", undefined, "GET");
+  assert.deepEqual([ping.status, await ping.text()], [200, "PONG"], "liveness needs no token");
 });

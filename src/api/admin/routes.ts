@@ -9,6 +9,7 @@
  */
 
 import { Hono } from "hono";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { ClipperError } from "../../errors.ts";
 import { inputTypeSchema, labelSchema, nameSchema, versionSchema } from "../../names.ts";
@@ -32,6 +33,8 @@ export interface AdminApiDeps {
   readonly managed: () => readonly ManagedReplica[];
   /** The log file of a managed replica, if there is one. */
   readonly log_path: (name: string, version: string, index: number) => string | undefined;
+  /** When set, every call but `GET /ping` must send `Authorization: Bearer <admin_token>`. */
+  readonly admin_token?: string;
   /** What `app`'s policy learned for `uid` (the shared state for a uid without its own). */
   readonly learned: (app: string, uid: string) => PolicyState;
   readonly max_body_bytes: number;
@@ -107,6 +110,10 @@ const SCHEMAS = {
   get_replica_logs: modelVersion.extend({ replica: z.number().int().min(0) }),
 } as const;
 
+function digest(token: string): Uint8Array {
+  return createHash("sha256").update(token).digest();
+}
+
 /** A policy and its params as a request gave them, checked, in the form configuration stores. */
 function checkedPolicy(policy: unknown, policy_params: unknown) {
   const parsed = parsePolicy(policy, policy_params);
@@ -123,7 +130,7 @@ type Body<E extends Endpoint> = z.infer<(typeof SCHEMAS)[E]>;
 type Handlers = { [E in Endpoint]: (body: Body<E>) => Promise<string | unknown> };
 
 export function createAdminApi(
-  { state, replicas, managed, log_path, learned, max_body_bytes }: AdminApiDeps,
+  { state, replicas, managed, log_path, learned, admin_token, max_body_bytes }: AdminApiDeps,
 ): Hono {
   const handlers: Handlers = {
     add_app: async ({ policy, policy_params, ...b }) => {
@@ -253,6 +260,23 @@ export function createAdminApi(
   // Also here, not only on the server that mounts this app, so it answers the same however it is mounted.
   app.onError((err, c) => errorResponse(c, err));
   app.get("/ping", (c) => c.text("PONG"));
+  if (admin_token) {
+    const expected = digest(admin_token);
+    app.use("*", async (c, next) => {
+      const sent = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+      // Digests of equal length, compared in constant time: the comparison says nothing of the token.
+      if (sent === undefined || !timingSafeEqual(digest(sent), expected)) {
+        c.header("WWW-Authenticate", 'Bearer realm="clipper-admin"');
+        throw new ClipperError(
+          "unauthorized",
+          sent === undefined
+            ? "Admin calls need the header `Authorization: Bearer <token>` (the server's --admin-token)"
+            : "The admin token sent is not the server's",
+        );
+      }
+      await next();
+    });
+  }
   app.get("/get_app_policy", async (c) => {
     const { name } = parseBody(z.object({ name: nameSchema }), { name: c.req.query("name") });
     const uid = c.req.query("uid") ?? "0";
