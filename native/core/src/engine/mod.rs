@@ -73,6 +73,8 @@ pub struct Counters {
     pub batches_sent: u64,
     pub replicas_lost: u64,
     pub queries_requeued: u64,
+    /// Filled in by `runtime::Shared::snapshot` from the router's count.
+    pub oversized_frames: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

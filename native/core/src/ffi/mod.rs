@@ -17,12 +17,13 @@ use std::time::Duration;
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
 use crate::http::{AppTable, Front, FrontConfig};
+use crate::rpc::zmtp::MAX_MESSAGE_BYTES;
 use crate::rpc::InputType;
 use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 4;
+pub const CLIPPER_ABI_VERSION: u32 = 5;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -112,7 +113,8 @@ pub extern "C" fn clipper_abi_version() -> u32 {
 }
 
 /// Binds the RPC endpoint and starts the core thread, with a prediction cache of
-/// `prediction_cache_bytes` (zero: no cache).
+/// `prediction_cache_bytes` (zero: no cache); a container announcing a frame over `max_frame_bytes` (1 to
+/// 2^30) is disconnected.
 ///
 /// # Safety
 /// `endpoint` must point to `endpoint_len` bytes; `out_core` must be writable.
@@ -124,6 +126,7 @@ pub unsafe extern "C" fn clipper_core_new(
     busy_replica_timeout_ms: u32,
     max_outstanding_queries: u32,
     prediction_cache_bytes: u64,
+    max_frame_bytes: u64,
     out_core: *mut *mut ClipperCore,
 ) -> i32 {
     guard(|| {
@@ -139,12 +142,19 @@ pub unsafe extern "C" fn clipper_core_new(
             replica_timeout: Duration::from_millis(replica_timeout_ms.into()),
             busy_replica_timeout: Duration::from_millis(busy_replica_timeout_ms.into()),
         };
+        if max_frame_bytes == 0 || max_frame_bytes > MAX_MESSAGE_BYTES as u64 {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                format!("The frame limit must be from 1 to {MAX_MESSAGE_BYTES} bytes"),
+            );
+        }
         let cache_bytes = usize::try_from(prediction_cache_bytes).unwrap_or(usize::MAX);
         let runtime = Runtime::start(
             endpoint,
             config,
             cache_bytes,
             max_outstanding_queries as usize,
+            max_frame_bytes as usize,
         )
         .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         let core = Box::new(ClipperCore {
@@ -663,6 +673,7 @@ mod tests {
                 1000,
                 max_outstanding,
                 cache_bytes,
+                MAX_MESSAGE_BYTES as u64,
                 &mut core,
             )
         };
@@ -700,7 +711,7 @@ mod tests {
     #[test]
     fn null_pointers_are_refused_with_a_status_and_a_message() {
         let mut core: *mut ClipperCore = std::ptr::null_mut();
-        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 0, &mut core) };
+        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 0, 1, &mut core) };
         assert_eq!(code, CLIPPER_NULL_POINTER);
         assert!(last_error().contains("endpoint"));
         assert_eq!(

@@ -626,8 +626,14 @@ mod tests {
 
     impl Served {
         fn new(names: &[&str]) -> Served {
-            let runtime =
-                Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap();
+            let runtime = Runtime::start(
+                "tcp://127.0.0.1:0",
+                EngineConfig::default(),
+                0,
+                100,
+                crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+            )
+            .unwrap();
             let ids = names.iter().map(|name| configure(&runtime, name)).collect();
             // Nothing listens there: a forwarded request is answered 500.
             let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -6,13 +6,19 @@
 //! flag byte says "more follows", "long size" and "command". Pure byte work, no sockets, so it is tested
 //! byte for byte; `runtime::router` drives it over TCP.
 
+use bytes::{Bytes, BytesMut};
+
 use super::Frame;
 
 pub const GREETING_BYTES: usize = 64;
 
-/// A frame or message larger than this closes the connection: no container answer comes near it, and a
-/// garbage size must not make us allocate it.
+/// A message larger than this closes the connection, whatever the frame limit: no container answer comes
+/// near it. Also the largest frame limit there is (src/config.ts checks `--max-frame-bytes` against it).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// Room made in a connection's buffer before each read: a read takes what arrived, up to this, so the
+/// buffer grows with the bytes received, never with the size a header claims.
+pub const READ_CHUNK: usize = 64 * 1024;
 
 const FLAG_MORE: u8 = 0x01;
 const FLAG_LONG: u8 = 0x02;
@@ -37,7 +43,13 @@ pub enum ZmtpError {
     BadReady,
     /// The peer's socket type cannot talk to a ROUTER.
     SocketType(String),
-    TooLarge(u64),
+    /// A frame header announced `size` bytes, over the connection's `limit`.
+    FrameTooLarge {
+        size: u64,
+        limit: usize,
+    },
+    /// The frames of one message add up to more than `MAX_MESSAGE_BYTES`.
+    MessageTooLarge(usize),
     /// A data frame before the handshake finished, or a command frame with MORE set.
     Unexpected,
 }
@@ -52,7 +64,13 @@ impl std::fmt::Display for ZmtpError {
             ZmtpError::Mechanism(m) => write!(f, "the peer asks for security mechanism \"{m}\""),
             ZmtpError::BadReady => write!(f, "the peer's READY command is malformed"),
             ZmtpError::SocketType(t) => write!(f, "a \"{t}\" socket cannot talk to a ROUTER"),
-            ZmtpError::TooLarge(n) => write!(f, "the peer sent a frame of {n} bytes"),
+            ZmtpError::FrameTooLarge { size, limit } => write!(
+                f,
+                "the peer announced a frame of {size} bytes, over the limit of {limit} (--max-frame-bytes)"
+            ),
+            ZmtpError::MessageTooLarge(n) => {
+                write!(f, "the peer sent a message of more than {n} bytes")
+            }
             ZmtpError::Unexpected => write!(f, "the peer broke the frame sequence"),
         }
     }
@@ -128,8 +146,9 @@ pub struct FrameHead {
     pub body_len: usize,
 }
 
-/// The header of the frame at the front of `buf`, or `None` until the whole frame has arrived.
-pub fn next_frame(buf: &[u8]) -> Result<Option<FrameHead>, ZmtpError> {
+/// The header of the frame at the front of `buf`, or `None` until the whole frame has arrived. A frame
+/// announced over `max_frame_bytes` is refused from its header alone, before any of its body is read.
+pub fn next_frame(buf: &[u8], max_frame_bytes: usize) -> Result<Option<FrameHead>, ZmtpError> {
     let Some(&flags) = buf.first() else {
         return Ok(None);
     };
@@ -137,17 +156,20 @@ pub fn next_frame(buf: &[u8]) -> Result<Option<FrameHead>, ZmtpError> {
         let Some(size) = buf.get(1..9) else {
             return Ok(None);
         };
-        let size = u64::from_be_bytes(size.try_into().expect("eight bytes"));
-        if size > MAX_MESSAGE_BYTES as u64 {
-            return Err(ZmtpError::TooLarge(size));
-        }
-        (9, size as usize)
+        (9, u64::from_be_bytes(size.try_into().expect("eight bytes")))
     } else {
         let Some(&size) = buf.get(1) else {
             return Ok(None);
         };
-        (2, size as usize)
+        (2, u64::from(size))
     };
+    let body_len = usize::try_from(body_len)
+        .ok()
+        .filter(|&len| len <= max_frame_bytes)
+        .ok_or(ZmtpError::FrameTooLarge {
+            size: body_len,
+            limit: max_frame_bytes,
+        })?;
     let head = FrameHead {
         more: flags & FLAG_MORE != 0,
         command: flags & FLAG_COMMAND != 0,
@@ -157,7 +179,71 @@ pub fn next_frame(buf: &[u8]) -> Result<Option<FrameHead>, ZmtpError> {
     if head.command && head.more {
         return Err(ZmtpError::Unexpected);
     }
-    Ok((buf.len() >= header_len + body_len).then_some(head))
+    // Subtracted, not added: a limit near `usize::MAX` must not overflow the sum.
+    Ok((buf.len() - header_len >= body_len).then_some(head))
+}
+
+/// What the frames read from one connection add up to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A command frame's body: its name and data (see `command_parts`).
+    Command(Bytes),
+    /// A whole message: its frames' bodies, in order.
+    Message(Vec<Bytes>),
+}
+
+/// Splits the bytes read from one connection into commands and whole messages. Memory follows what
+/// arrived, never what a header claims: a frame is taken only once all its bytes are buffered, and one
+/// announced over the limit is refused from its header.
+pub struct Deframer {
+    buf: BytesMut,
+    max_frame_bytes: usize,
+    /// The frames of a message whose last frame has not arrived yet.
+    message: Vec<Bytes>,
+    message_bytes: usize,
+}
+
+impl Deframer {
+    /// A deframer refusing frames over `max_frame_bytes`, starting with the bytes already `buffered`.
+    pub fn new(max_frame_bytes: usize, buffered: BytesMut) -> Deframer {
+        Deframer {
+            buf: buffered,
+            max_frame_bytes,
+            message: Vec::new(),
+            message_bytes: 0,
+        }
+    }
+
+    /// The buffer the next read appends to, with room for `READ_CHUNK` bytes.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
+
+    /// The next command or whole message in the buffer; `None` until more bytes arrive. After an error
+    /// the connection is to be closed: the stream cannot be resynchronized.
+    pub fn next(&mut self) -> Result<Option<Received>, ZmtpError> {
+        while let Some(head) = next_frame(&self.buf, self.max_frame_bytes)? {
+            let frame = self
+                .buf
+                .split_to(head.header_len + head.body_len)
+                .freeze()
+                .slice(head.header_len..);
+            if head.command {
+                return Ok(Some(Received::Command(frame)));
+            }
+            self.message_bytes += frame.len();
+            if self.message_bytes > MAX_MESSAGE_BYTES {
+                return Err(ZmtpError::MessageTooLarge(MAX_MESSAGE_BYTES));
+            }
+            self.message.push(frame);
+            if !head.more {
+                self.message_bytes = 0;
+                return Ok(Some(Received::Message(std::mem::take(&mut self.message))));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// A command frame's body split into its name and the rest.
@@ -238,6 +324,8 @@ pub fn ready_from(properties: &[(&[u8], &[u8])]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    const LIMIT: usize = MAX_MESSAGE_BYTES;
+
     #[test]
     fn our_greeting_is_accepted_by_our_own_check() {
         assert_eq!(check_greeting(&greeting()), Ok(()));
@@ -263,7 +351,7 @@ mod tests {
     #[test]
     fn our_ready_names_the_router_socket_type() {
         let ready = ready();
-        let head = next_frame(&ready).unwrap().unwrap();
+        let head = next_frame(&ready, LIMIT).unwrap().unwrap();
         assert!(head.command && !head.more);
         let body = &ready[head.header_len..];
         assert_eq!(body.len(), head.body_len);
@@ -306,7 +394,7 @@ mod tests {
         put_message(&mut wire, &frames);
         let mut rest = &wire[..];
         let mut seen = Vec::new();
-        while let Some(head) = next_frame(rest).unwrap() {
+        while let Some(head) = next_frame(rest, LIMIT).unwrap() {
             assert!(!head.command);
             let end = head.header_len + head.body_len;
             seen.push((head.more, rest[head.header_len..end].to_vec()));
@@ -325,22 +413,79 @@ mod tests {
         let mut wire = Vec::new();
         put_message(&mut wire, &[Frame::Owned(vec![1; 10])]);
         for cut in 0..wire.len() {
-            assert_eq!(next_frame(&wire[..cut]), Ok(None), "cut at {cut}");
+            assert_eq!(next_frame(&wire[..cut], LIMIT), Ok(None), "cut at {cut}");
         }
-        assert!(next_frame(&wire).unwrap().is_some());
+        assert!(next_frame(&wire, LIMIT).unwrap().is_some());
         let mut huge = vec![FLAG_LONG];
         huge.extend_from_slice(&u64::MAX.to_be_bytes());
-        assert_eq!(next_frame(&huge), Err(ZmtpError::TooLarge(u64::MAX)));
+        let refused = ZmtpError::FrameTooLarge {
+            size: u64::MAX,
+            limit: LIMIT,
+        };
+        assert_eq!(next_frame(&huge, LIMIT), Err(refused));
         assert_eq!(
-            next_frame(&[FLAG_COMMAND | FLAG_MORE, 0]),
+            next_frame(&[FLAG_COMMAND | FLAG_MORE, 0], LIMIT),
             Err(ZmtpError::Unexpected)
+        );
+    }
+
+    #[test]
+    fn a_frame_over_the_configured_limit_is_refused_from_its_header_short_or_long() {
+        let too_large = |size| ZmtpError::FrameTooLarge { size, limit: 10 };
+        assert_eq!(next_frame(&[0, 11], 10), Err(too_large(11)));
+        assert!(next_frame(&[0, 10], 10).unwrap().is_none());
+        let mut long = vec![FLAG_LONG];
+        long.extend_from_slice(&300u64.to_be_bytes());
+        assert_eq!(next_frame(&long, 10), Err(too_large(300)));
+        // A limit as large as the address space still compares without overflowing.
+        long[1..].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(next_frame(&long, usize::MAX), Ok(None));
+    }
+
+    #[test]
+    fn the_deframer_hands_over_whole_messages_and_commands_as_bytes_arrive() {
+        let mut wire = pong_for(b"\0\x01ab");
+        put_message(
+            &mut wire,
+            &[Frame::Owned(b"one".to_vec()), Frame::Owned(vec![2; 300])],
+        );
+        put_message(&mut wire, &[Frame::Owned(Vec::new())]);
+        let mut deframer = Deframer::new(LIMIT, BytesMut::new());
+        let mut received = Vec::new();
+        // One byte at a time: every split point of every header and body.
+        for &byte in &wire {
+            deframer.buffer().extend_from_slice(&[byte]);
+            while let Some(r) = deframer.next().unwrap() {
+                received.push(r);
+            }
+        }
+        let expected = vec![
+            Received::Command(Bytes::from_static(b"\x04PONGab")),
+            Received::Message(vec![Bytes::from_static(b"one"), Bytes::from(vec![2; 300])]),
+            Received::Message(vec![Bytes::new()]),
+        ];
+        assert_eq!(received, expected);
+    }
+
+    #[test]
+    fn the_deframer_refuses_a_frame_over_its_limit_before_its_body_arrives() {
+        let mut deframer = Deframer::new(100, BytesMut::new());
+        deframer
+            .buffer()
+            .extend_from_slice(&[FLAG_LONG, 0, 0, 0, 0, 0, 0, 0, 101]);
+        assert_eq!(
+            deframer.next(),
+            Err(ZmtpError::FrameTooLarge {
+                size: 101,
+                limit: 100
+            })
         );
     }
 
     #[test]
     fn a_ping_is_answered_with_its_context() {
         let pong = pong_for(b"\x00\x0actx");
-        let head = next_frame(&pong).unwrap().unwrap();
+        let head = next_frame(&pong, LIMIT).unwrap().unwrap();
         let (name, context) = command_parts(&pong[head.header_len..]).unwrap();
         assert_eq!((name, context), (&b"PONG"[..], &b"ctx"[..]));
     }

@@ -60,6 +60,9 @@ pub struct Shared {
     next_query_id: AtomicU64,
     /// Queries whose answer goes to a channel rather than the completion queue (`submit::Reply`).
     waiters: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Completion>>>,
+    /// Container connections the router closed for announcing a frame over `--max-frame-bytes`; counted
+    /// there, reported with the engine's counters.
+    pub oversized_frames: AtomicU64,
 }
 
 /// Returned when the core thread has stopped.
@@ -133,6 +136,7 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
         snapshot.cache = lock(&self.cache).stats();
+        snapshot.counters.oversized_frames = self.oversized_frames.load(Ordering::Relaxed);
         Some(snapshot)
     }
 }
@@ -172,13 +176,15 @@ fn tcp_address(endpoint: &str) -> Option<(&str, u16)> {
 
 impl Runtime {
     /// Binds the RPC socket at `endpoint` (`tcp://host:port`, e.g. `tcp://127.0.0.1:7000`) and starts the
-    /// core thread, with a prediction cache of `cache_capacity_bytes` (zero: none) and at most
-    /// `max_outstanding` queries submitted and not yet answered.
+    /// core thread, with a prediction cache of `cache_capacity_bytes` (zero: none), at most
+    /// `max_outstanding` queries submitted and not yet answered, and containers disconnected when they
+    /// announce a frame over `max_frame_bytes`.
     pub fn start(
         endpoint: &str,
         config: EngineConfig,
         cache_capacity_bytes: usize,
         max_outstanding: usize,
+        max_frame_bytes: usize,
     ) -> Result<Runtime, String> {
         let cannot_bind =
             |why: String| format!("Cannot bind the RPC endpoint \"{endpoint}\": {why}");
@@ -209,6 +215,7 @@ impl Runtime {
             max_outstanding,
             next_query_id: AtomicU64::new(1),
             waiters: Mutex::new(HashMap::new()),
+            oversized_frames: AtomicU64::new(0),
         });
         let engine = Engine::new(config, table, cache, Instant::now());
         let handle = tokio.handle().clone();
@@ -217,7 +224,7 @@ impl Runtime {
             .name("clipper-core".into())
             .spawn(move || {
                 tokio.block_on(async move {
-                    let router = Arc::new(Router::default());
+                    let router = Arc::new(Router::new(max_frame_bytes));
                     tokio::spawn(router.clone().accept(listener, thread_shared.clone()));
                     run(&thread_shared, &router, engine).await;
                 });
@@ -329,10 +336,26 @@ mod tests {
 
     #[test]
     fn an_endpoint_that_cannot_be_bound_is_refused_naming_it() {
-        let start = |endpoint| Runtime::start(endpoint, EngineConfig::default(), 0, 1).err();
+        let start = |endpoint| {
+            Runtime::start(
+                endpoint,
+                EngineConfig::default(),
+                0,
+                1,
+                crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+            )
+            .err()
+        };
         let refused = start("inproc://clipper").unwrap();
         assert!(refused.starts_with("Cannot bind the RPC endpoint \"inproc://clipper\""));
-        let taken = Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 1).unwrap();
+        let taken = Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            1,
+            crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+        )
+        .unwrap();
         let endpoint = format!("tcp://127.0.0.1:{}", taken.rpc_address.port());
         assert!(start(&endpoint).is_some());
     }

@@ -8,6 +8,8 @@
 //! is refused. Must not interpret messages: it hands whole ones to the engine through `Shared`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,12 +21,11 @@ use tokio::sync::Notify;
 
 use super::Shared;
 use crate::registry::Identity;
-use crate::rpc::zmtp::{self, ZmtpError, GREETING_BYTES, MAX_MESSAGE_BYTES};
+use crate::rpc::zmtp::{self, Deframer, Received, ZmtpError, GREETING_BYTES, READ_CHUNK};
 use crate::rpc::Frame;
 
 /// A handshake slower than this (a port scanner, a stuck peer) is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_CHUNK: usize = 64 * 1024;
 
 /// What the connections hand to the engine.
 pub enum Inbound {
@@ -99,14 +100,24 @@ impl Throttle {
     }
 }
 
-#[derive(Default)]
 pub struct Router {
     peers: Mutex<Peers>,
     inbound: Mutex<Vec<Inbound>>,
     refusals: Mutex<Throttle>,
+    /// A peer announcing a larger frame is disconnected (`--max-frame-bytes`).
+    max_frame_bytes: usize,
 }
 
 impl Router {
+    pub fn new(max_frame_bytes: usize) -> Router {
+        Router {
+            peers: Mutex::default(),
+            inbound: Mutex::default(),
+            refusals: Mutex::default(),
+            max_frame_bytes,
+        }
+    }
+
     fn peers(&self) -> MutexGuard<'_, Peers> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -130,9 +141,9 @@ impl Router {
     pub async fn accept(self: Arc<Self>, listener: TcpListener, shared: Arc<Shared>) {
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => {
+                Ok((stream, address)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(self.clone().connection(stream, shared.clone()));
+                    tokio::spawn(self.clone().connection(stream, address, shared.clone()));
                 }
                 Err(err) => {
                     // Out of descriptors, say: keep serving the connections there are.
@@ -143,12 +154,26 @@ impl Router {
         }
     }
 
-    async fn connection(self: Arc<Self>, stream: TcpStream, shared: Arc<Shared>) {
+    /// Counts and explains a protocol error that closes the connection from `address`.
+    fn report(&self, address: SocketAddr, err: &ZmtpError, shared: &Shared) {
+        if let ZmtpError::FrameTooLarge { .. } = err {
+            shared.oversized_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        eprintln!("clipper core: closed the container connection from {address}: {err}");
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        address: SocketAddr,
+        shared: Arc<Shared>,
+    ) {
+        let handshake = handshake(stream, self.max_frame_bytes);
         let (stream, claimed, buffered) =
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream)).await {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                 Ok(Ok(done)) => done,
                 Ok(Err(HandshakeFailed::Protocol(err))) => {
-                    eprintln!("clipper core: refused a container connection: {err}");
+                    self.report(address, &err, &shared);
                     return;
                 }
                 // Closed or timed out mid-handshake: nothing was registered, nothing to report.
@@ -167,8 +192,9 @@ impl Router {
             }
             return;
         };
-        if let Err(err) = self.serve(&identity, &peer, read, buffered, &shared).await {
-            eprintln!("clipper core: closed a container connection: {err}");
+        let deframer = Deframer::new(self.max_frame_bytes, buffered);
+        if let Err(err) = self.serve(&identity, &peer, read, deframer, &shared).await {
+            self.report(address, &err, &shared);
         }
         self.peers().by_identity.remove(&identity);
         self.push(&mut vec![Inbound::Gone(identity)], &shared);
@@ -215,48 +241,33 @@ impl Router {
         identity: &Identity,
         peer: &Peer,
         mut read: OwnedReadHalf,
-        mut buf: BytesMut,
+        mut deframer: Deframer,
         shared: &Shared,
-    ) -> Result<(), String> {
-        let mut message: Vec<Bytes> = Vec::new();
-        let mut message_bytes = 0usize;
+    ) -> Result<(), ZmtpError> {
         loop {
             let mut arrived = Vec::new();
-            while let Some(head) = zmtp::next_frame(&buf).map_err(|e| e.to_string())? {
-                let frame = buf
-                    .split_to(head.header_len + head.body_len)
-                    .freeze()
-                    .slice(head.header_len..);
-                if head.command {
+            while let Some(received) = deframer.next()? {
+                match received {
                     // ZMTP 3.1 heartbeats, if the peer turned them on; other commands mean nothing here.
-                    if let Some((b"PING", ping)) = zmtp::command_parts(&frame) {
-                        peer.pending().extend_from_slice(&zmtp::pong_for(ping));
-                        if !peer.flush() {
-                            return Ok(());
+                    Received::Command(command) => {
+                        if let Some((b"PING", ping)) = zmtp::command_parts(&command) {
+                            peer.pending().extend_from_slice(&zmtp::pong_for(ping));
+                            if !peer.flush() {
+                                return Ok(());
+                            }
                         }
                     }
-                    continue;
-                }
-                message_bytes += frame.len();
-                if message_bytes > MAX_MESSAGE_BYTES {
-                    return Err(ZmtpError::TooLarge(message_bytes as u64).to_string());
-                }
-                message.push(frame);
-                if !head.more {
-                    arrived.push(Inbound::Message(
-                        identity.clone(),
-                        std::mem::take(&mut message),
-                    ));
-                    message_bytes = 0;
+                    Received::Message(frames) => {
+                        arrived.push(Inbound::Message(identity.clone(), frames));
+                    }
                 }
             }
             if !arrived.is_empty() {
                 self.push(&mut arrived, shared);
             }
-            buf.reserve(READ_CHUNK);
             let backlog = !peer.pending().is_empty();
             tokio::select! {
-                read = read.read_buf(&mut buf) => match read {
+                read = read.read_buf(deframer.buffer()) => match read {
                     Ok(0) => return Ok(()),
                     Ok(_) => {}
                     // A reset from a container that exited is how connections usually end.
@@ -295,6 +306,7 @@ impl From<std::io::Error> for HandshakeFailed {
 /// peer claimed (maybe empty) and whatever it sent after READY.
 async fn handshake(
     mut stream: TcpStream,
+    max_frame_bytes: usize,
 ) -> Result<(TcpStream, Identity, BytesMut), HandshakeFailed> {
     // Both greetings and READYs may cross: a NULL handshake has no round trip to wait for.
     let mut hello = zmtp::greeting().to_vec();
@@ -305,7 +317,7 @@ async fn handshake(
     zmtp::check_greeting(&greeting)?;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        if let Some(head) = zmtp::next_frame(&buf)? {
+        if let Some(head) = zmtp::next_frame(&buf, max_frame_bytes)? {
             if !head.command {
                 return Err(ZmtpError::Unexpected.into());
             }
@@ -313,6 +325,7 @@ async fn handshake(
             let identity = zmtp::parse_ready(&frame[head.header_len..])?;
             return Ok((stream, identity, buf));
         }
+        buf.reserve(READ_CHUNK);
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(HandshakeFailed::Io);
         }
@@ -344,7 +357,14 @@ mod tests {
     }
 
     fn runtime() -> Runtime {
-        Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
+        Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            100,
+            crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -387,5 +407,24 @@ mod tests {
         let mut third = Dealer::connect(&runtime, Some(b"replica-c"));
         third.introduce("third").unwrap();
         await_replicas(&runtime, &["first", "third"]);
+    }
+
+    #[test]
+    fn a_container_announcing_a_frame_over_the_limit_is_disconnected_and_counted_while_others_stay()
+    {
+        let runtime =
+            Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100, 1000).unwrap();
+        let mut big = Dealer::connect(&runtime, Some(b"big"));
+        big.introduce("big").unwrap();
+        let mut small = Dealer::connect(&runtime, Some(b"small"));
+        small.introduce("small").unwrap();
+        await_replicas(&runtime, &["big", "small"]);
+        // Refused from its header: the router need not wait for the body to arrive.
+        big.send(&[b"", &[0; 1001]]).unwrap();
+        await_replicas(&runtime, &["small"]);
+        let counted = runtime.shared.snapshot().unwrap().counters.oversized_frames;
+        assert_eq!(counted, 1);
+        small.heartbeat().unwrap();
+        assert_eq!(small.recv()[2], MSG_HEARTBEAT.to_le_bytes());
     }
 }

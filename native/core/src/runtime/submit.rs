@@ -198,8 +198,14 @@ mod tests {
     use crate::runtime::Runtime;
 
     fn runtime(endpoint: &str, max_outstanding: usize) -> (Runtime, u32) {
-        let runtime =
-            Runtime::start(endpoint, EngineConfig::default(), 0, max_outstanding).unwrap();
+        let runtime = Runtime::start(
+            endpoint,
+            EngineConfig::default(),
+            0,
+            max_outstanding,
+            crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+        )
+        .unwrap();
         let model = configure(&runtime, "m");
         (runtime, model)
     }

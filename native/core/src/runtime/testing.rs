@@ -72,7 +72,7 @@ impl Dealer {
     fn next(&mut self) -> Option<Vec<Vec<u8>>> {
         let mut frames = Vec::new();
         loop {
-            while let Some(head) = zmtp::next_frame(&self.buf).unwrap() {
+            while let Some(head) = zmtp::next_frame(&self.buf, zmtp::MAX_MESSAGE_BYTES).unwrap() {
                 let end = head.header_len + head.body_len;
                 let body = self.buf[head.header_len..end].to_vec();
                 self.buf.drain(..end);
