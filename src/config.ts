@@ -27,6 +27,15 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  // Containers announcing a larger frame are disconnected (the RPC socket reads frames whole). At least
+  // --max-body-bytes (checked below): a model that answers with its input, or something as large, must not
+  // be cut off on a request the query port accepted. At most 2^30, the core's limit on a whole message.
+  max_frame_bytes: {
+    env: "CLIPPER_MAX_FRAME_BYTES",
+    fallback: String(64 * 1024 * 1024),
+    rule: positive.max(2 ** 30),
+    what: "a byte count from 1 to 1073741824, no less than --max-body-bytes",
+  },
   replica_timeout_millis: {
     env: "CLIPPER_REPLICA_TIMEOUT_MILLIS",
     fallback: "30000",
@@ -138,6 +147,11 @@ export function loadConfig(
   if (config.admin_token !== "" && config.admin_token_file !== "") {
     throw new ConfigError(
       "Give the admin token once: --admin-token (CLIPPER_ADMIN_TOKEN) or --admin-token-file",
+    );
+  }
+  if ((config.max_frame_bytes as number) < (config.max_body_bytes as number)) {
+    throw new ConfigError(
+      `Invalid setting --max-frame-bytes (CLIPPER_MAX_FRAME_BYTES): expected no less than --max-body-bytes (${config.max_body_bytes}), got "${config.max_frame_bytes}"`,
     );
   }
   return Object.freeze(config) as Config;

@@ -46,3 +46,14 @@ Deno.test("an admin token is at least 16 characters, given once, and never echoe
     /Give the admin token once/,
   );
 });
+
+Deno.test("the frame limit defaults to 64 MiB, stays within 1 GiB and no lower than the body limit", () => {
+  assert.equal(loadConfig([], {}).max_frame_bytes, 64 * 1024 * 1024);
+  assert.equal(loadConfig([], { CLIPPER_MAX_FRAME_BYTES: "1073741824" }).max_frame_bytes, 2 ** 30);
+  assert.throws(() => loadConfig(["--max-frame-bytes", "1073741825"], {}), /--max-frame-bytes/);
+  assert.throws(() => loadConfig(["--max-frame-bytes", "0"], {}), /CLIPPER_MAX_FRAME_BYTES/);
+  assert.throws(
+    () => loadConfig(["--max-frame-bytes", "1000", "--max-body-bytes", "1001"], {}),
+    /no less than --max-body-bytes \(1001\), got "1000"/,
+  );
+});

@@ -65,6 +65,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     busy_replica_timeout_millis: config.busy_replica_timeout_millis,
     max_outstanding_queries: config.max_outstanding_queries,
     prediction_cache_bytes: config.prediction_cache_bytes,
+    max_frame_bytes: config.max_frame_bytes,
     library_path: config.native_library || undefined,
   });
   // What the policies learned, loaded before the first routes are published so the core serves with it.

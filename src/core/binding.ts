@@ -7,15 +7,16 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
   clipper_abi_version: { parameters: [], result: "u32" },
   /** (endpoint, endpoint_len, replica_timeout_ms, busy_replica_timeout_ms, max_outstanding_queries,
-   *  prediction_cache_bytes: u64 (0: no cache), out_core: *mut *mut Core) -> status */
+   *  prediction_cache_bytes: u64 (0: no cache), max_frame_bytes: u64 (1 to 2^30), out_core: *mut *mut Core)
+   *  -> status */
   clipper_core_new: {
-    parameters: ["buffer", "usize", "u32", "u32", "u32", "u64", "buffer"],
+    parameters: ["buffer", "usize", "u32", "u32", "u32", "u64", "u64", "buffer"],
     result: "i32",
   },
   /** (core) -> status: stops the core thread and wakes pollers with CLOSED. Idempotent. */

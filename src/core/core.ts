@@ -29,6 +29,8 @@ export interface CoreOptions {
   readonly max_outstanding_queries: number;
   /** Budget of the prediction cache; 0 turns it off. */
   readonly prediction_cache_bytes: number;
+  /** A container announcing a larger frame is disconnected (1 to 2^30). */
+  readonly max_frame_bytes: number;
   readonly library_path?: string;
 }
 
@@ -150,6 +152,7 @@ export class ServingCore {
           options.busy_replica_timeout_millis,
           options.max_outstanding_queries,
           BigInt(options.prediction_cache_bytes),
+          BigInt(options.max_frame_bytes),
           out,
         ),
       );

@@ -31,6 +31,7 @@ function open(max_outstanding_queries = 100): ServingCore {
     busy_replica_timeout_millis: 300_000,
     max_outstanding_queries,
     prediction_cache_bytes: 1 << 20,
+    max_frame_bytes: 1 << 20,
   });
 }
 
@@ -80,6 +81,7 @@ Deno.test("binding an endpoint already in use fails naming the endpoint", async 
     busy_replica_timeout_millis: 1,
     max_outstanding_queries: 1,
     prediction_cache_bytes: 0,
+    max_frame_bytes: 1 << 20,
   });
   try {
     assert.throws(
@@ -90,6 +92,7 @@ Deno.test("binding an endpoint already in use fails naming the endpoint", async 
           busy_replica_timeout_millis: 1,
           max_outstanding_queries: 1,
           prediction_cache_bytes: 0,
+          max_frame_bytes: 1 << 20,
         }),
       (e: unknown) =>
         e instanceof NativeError && e.status === Status.BIND_FAILED && e.message.includes(endpoint),
@@ -118,6 +121,7 @@ Deno.test("a library that is missing is reported with the way to build it", () =
         busy_replica_timeout_millis: 1,
         max_outstanding_queries: 1,
         prediction_cache_bytes: 0,
+        max_frame_bytes: 1 << 20,
         library_path: "/nonexistent/libclipper_core.so",
       }),
     /deno task build:native/,
