@@ -482,6 +482,195 @@ mod tests {
         );
     }
 
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn field<'v>(vector: &'v serde_json::Value, name: &str) -> &'v str {
+        vector[name].as_str().unwrap()
+    }
+
+    /// The vectors every ZMTP implementation here shares (see its `about`).
+    fn vectors() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../../tests/vectors/zmtp.json")).unwrap()
+    }
+
+    #[test]
+    fn the_shared_greeting_vectors_are_judged_alike() {
+        for vector in vectors()["greetings"].as_array().unwrap() {
+            let greeting: [u8; GREETING_BYTES] = hex(field(vector, "hex")).try_into().unwrap();
+            let outcome = match check_greeting(&greeting) {
+                Ok(()) => "ok",
+                Err(ZmtpError::NotZmtp) => "not_zmtp",
+                Err(ZmtpError::OldVersion(_)) => "old_version",
+                Err(ZmtpError::Mechanism(_)) => "mechanism",
+                Err(other) => panic!("{other}"),
+            };
+            assert_eq!(outcome, field(vector, "outcome"), "{vector}");
+        }
+    }
+
+    #[test]
+    fn the_shared_frame_vectors_are_read_with_their_flags_and_bodies() {
+        for vector in vectors()["frames"].as_array().unwrap() {
+            let wire = hex(field(vector, "wire"));
+            let head = next_frame(&wire, LIMIT).unwrap().expect("a whole frame");
+            assert_eq!(head.header_len + head.body_len, wire.len(), "{vector}");
+            assert_eq!(head.more, vector["more"].as_bool().unwrap(), "{vector}");
+            assert_eq!(
+                head.command,
+                vector["command"].as_bool().unwrap(),
+                "{vector}"
+            );
+            assert_eq!(
+                wire[head.header_len..],
+                hex(field(vector, "body")),
+                "{vector}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shared_message_vectors_are_written_exactly_and_read_back() {
+        for vector in vectors()["messages"].as_array().unwrap() {
+            let frames: Vec<Vec<u8>> = vector["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| hex(f.as_str().unwrap()))
+                .collect();
+            let wire = hex(field(vector, "wire"));
+            let mut written = Vec::new();
+            put_message(
+                &mut written,
+                &frames.iter().cloned().map(Frame::Owned).collect::<Vec<_>>(),
+            );
+            assert_eq!(written, wire, "{vector}");
+            let mut deframer = Deframer::new(LIMIT, BytesMut::from(&wire[..]));
+            let read = deframer.next().unwrap();
+            let frames = frames.into_iter().map(Bytes::from).collect();
+            assert_eq!(read, Some(Received::Message(frames)), "{vector}");
+            assert_eq!(deframer.next(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn the_shared_invalid_vectors_wait_or_are_refused_from_the_header() {
+        let vectors = vectors();
+        assert_eq!(vectors["limit_bytes"].as_u64(), Some(LIMIT as u64));
+        for vector in vectors["invalid"].as_array().unwrap() {
+            let wire = hex(field(vector, "wire"));
+            let outcome = next_frame(&wire, LIMIT);
+            match field(vector, "outcome") {
+                "incomplete" => assert_eq!(outcome, Ok(None), "{vector}"),
+                "too_large" => {
+                    let size = field(vector, "size").parse().unwrap();
+                    let refused = ZmtpError::FrameTooLarge { size, limit: LIMIT };
+                    assert_eq!(outcome, Err(refused), "{vector}");
+                }
+                other => panic!("unknown outcome {other}"),
+            }
+        }
+    }
+
+    /// Bytes cut into pieces at `cuts` (taken modulo the length), as reads from a socket would deliver them.
+    fn pieces(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        at.extend([0, bytes.len()]);
+        at.sort_unstable();
+        at.windows(2).map(|w| bytes[w[0]..w[1]].to_vec()).collect()
+    }
+
+    /// Feeds `pieces` to a deframer until it refuses one; what it handed over, and its error if any.
+    fn deframe(limit: usize, pieces: &[Vec<u8>]) -> (Vec<Received>, Option<ZmtpError>) {
+        let mut deframer = Deframer::new(limit, BytesMut::new());
+        let mut received = Vec::new();
+        for piece in pieces {
+            deframer.buffer().extend_from_slice(piece);
+            loop {
+                match deframer.next() {
+                    Ok(Some(r)) => received.push(r),
+                    Ok(None) => break,
+                    Err(err) => return (received, Some(err)),
+                }
+            }
+        }
+        (received, None)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_in_arbitrary_pieces_never_panic_the_reader(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            cuts in proptest::collection::vec(0usize..4096, 0..8),
+            limit in proptest::prop_oneof![0usize..600, proptest::strategy::Just(usize::MAX)],
+        ) {
+            let (received, _) = deframe(limit, &pieces(&bytes, &cuts));
+            // Whatever it handed over came from the input, so never more than the input's bytes.
+            let total: usize = received.iter().map(|r| match r {
+                Received::Command(c) => c.len(),
+                Received::Message(frames) => frames.iter().map(Bytes::len).sum(),
+            }).sum();
+            proptest::prop_assert!(total <= bytes.len());
+        }
+
+        #[test]
+        fn arbitrary_greetings_and_commands_are_judged_without_panicking(
+            greeting in proptest::array::uniform32(proptest::num::u8::ANY),
+            rest in proptest::array::uniform32(proptest::num::u8::ANY),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+        ) {
+            let mut whole = [0u8; GREETING_BYTES];
+            whole[..32].copy_from_slice(&greeting);
+            whole[32..].copy_from_slice(&rest);
+            let _ = check_greeting(&whole);
+            let _ = parse_ready(&body);
+            let _ = command_parts(&body);
+            let _ = pong_for(&body);
+        }
+
+        #[test]
+        fn messages_round_trip_through_the_reader_however_they_are_cut(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..700), 1..6),
+            cuts in proptest::collection::vec(0usize..8192, 0..12),
+        ) {
+            let mut wire = Vec::new();
+            put_message(&mut wire, &frames.iter().cloned().map(Frame::Owned).collect::<Vec<_>>());
+            let (received, err) = deframe(LIMIT, &pieces(&wire, &cuts));
+            proptest::prop_assert_eq!(err, None);
+            let frames = frames.into_iter().map(Bytes::from).collect();
+            proptest::prop_assert_eq!(received, vec![Received::Message(frames)]);
+        }
+
+        #[test]
+        fn a_frame_is_refused_exactly_when_it_is_over_the_limit(
+            size in 0usize..100_000,
+            limit in 0usize..100_000,
+        ) {
+            let mut wire = Vec::new();
+            put_message(&mut wire, &[Frame::Owned(vec![0; size])]);
+            let read = next_frame(&wire, limit);
+            if size > limit {
+                let refused = ZmtpError::FrameTooLarge { size: size as u64, limit };
+                proptest::prop_assert_eq!(read, Err(refused));
+            } else {
+                proptest::prop_assert_eq!(read.map(|h| h.map(|h| h.body_len)), Ok(Some(size)));
+            }
+        }
+
+        #[test]
+        fn a_dealers_ready_gives_back_the_identity_it_claimed(
+            identity in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            socket_type in proptest::sample::select(vec![&b"DEALER"[..], b"REQ", b"ROUTER"]),
+        ) {
+            let ready = ready_from(&[(b"Socket-Type", socket_type), (b"Identity", &identity)]);
+            proptest::prop_assert_eq!(parse_ready(&ready), Ok(identity));
+        }
+    }
+
     #[test]
     fn a_ping_is_answered_with_its_context() {
         let pong = pong_for(b"\x00\x0actx");
