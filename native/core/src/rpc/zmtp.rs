@@ -222,7 +222,7 @@ impl Deframer {
 
     /// The next command or whole message in the buffer; `None` until more bytes arrive. After an error
     /// the connection is to be closed: the stream cannot be resynchronized.
-    pub fn next(&mut self) -> Result<Option<Received>, ZmtpError> {
+    pub fn take(&mut self) -> Result<Option<Received>, ZmtpError> {
         while let Some(head) = next_frame(&self.buf, self.max_frame_bytes)? {
             let frame = self
                 .buf
@@ -455,7 +455,7 @@ mod tests {
         // One byte at a time: every split point of every header and body.
         for &byte in &wire {
             deframer.buffer().extend_from_slice(&[byte]);
-            while let Some(r) = deframer.next().unwrap() {
+            while let Some(r) = deframer.take().unwrap() {
                 received.push(r);
             }
         }
@@ -474,7 +474,7 @@ mod tests {
             .buffer()
             .extend_from_slice(&[FLAG_LONG, 0, 0, 0, 0, 0, 0, 0, 101]);
         assert_eq!(
-            deframer.next(),
+            deframer.take(),
             Err(ZmtpError::FrameTooLarge {
                 size: 101,
                 limit: 100
@@ -550,10 +550,10 @@ mod tests {
             );
             assert_eq!(written, wire, "{vector}");
             let mut deframer = Deframer::new(LIMIT, BytesMut::from(&wire[..]));
-            let read = deframer.next().unwrap();
+            let read = deframer.take().unwrap();
             let frames = frames.into_iter().map(Bytes::from).collect();
             assert_eq!(read, Some(Received::Message(frames)), "{vector}");
-            assert_eq!(deframer.next(), Ok(None));
+            assert_eq!(deframer.take(), Ok(None));
         }
     }
 
@@ -591,7 +591,7 @@ mod tests {
         for piece in pieces {
             deframer.buffer().extend_from_slice(piece);
             loop {
-                match deframer.next() {
+                match deframer.take() {
                     Ok(Some(r)) => received.push(r),
                     Ok(None) => break,
                     Err(err) => return (received, Some(err)),

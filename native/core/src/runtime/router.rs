@@ -246,7 +246,7 @@ impl Router {
     ) -> Result<(), ZmtpError> {
         loop {
             let mut arrived = Vec::new();
-            while let Some(received) = deframer.next()? {
+            while let Some(received) = deframer.take()? {
                 match received {
                     // ZMTP 3.1 heartbeats, if the peer turned them on; other commands mean nothing here.
                     Received::Command(command) => {
