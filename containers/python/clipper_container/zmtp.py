@@ -93,9 +93,13 @@ def _ready_socket_type(body: Buffer) -> bytes:
     at, end = 0, len(body)
     while at < end:
         name_len = body[at]
+        value_at = at + 5 + name_len
+        if value_at > end:
+            raise ZmtpError("the peer's READY command is cut short")
         name = bytes(body[at + 1 : at + 1 + name_len])
         (value_len,) = struct.unpack_from(">I", body, at + 1 + name_len)
-        value_at = at + 5 + name_len
+        if value_at + value_len > end:
+            raise ZmtpError("the peer's READY command is cut short")
         if name.lower() == b"socket-type":
             return bytes(body[value_at : value_at + value_len])
         at = value_at + value_len

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
 import socket
 import struct
 import threading
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 import zmq
 
@@ -158,3 +162,163 @@ def test_a_stopping_dealer_s_last_message_arrives_before_the_connection_closes(r
     dealer.send([b"goodbye"])
     dealer.close(linger_s=1.0)
     assert sock.recv_multipart()[1:] == [b"goodbye"]
+
+
+# The vectors every ZMTP implementation here shares, and property tests (Hypothesis) of the reading code.
+
+VECTORS = json.loads((pathlib.Path(__file__).parents[3] / "tests" / "vectors" / "zmtp.json").read_text())
+# No deadline (the machine is shared and loaded) and no example database written into the repository.
+FUZZ = hypothesis.settings(max_examples=200, deadline=None, database=None)
+GREETING_OUTCOMES = {"does not speak ZMTP": "not_zmtp", "older than 3": "old_version", "mechanism": "mechanism"}
+
+
+@pytest.mark.parametrize("vector", VECTORS["greetings"], ids=lambda v: v["name"])
+def test_the_shared_greeting_vectors_are_judged_alike(vector):
+    try:
+        zmtp.check_greeting(bytes.fromhex(vector["hex"]))
+        outcome = "ok"
+    except zmtp.ZmtpError as err:
+        outcome = next(o for words, o in GREETING_OUTCOMES.items() if words in str(err))
+    assert outcome == vector["outcome"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["frames"], ids=lambda v: v["name"])
+def test_the_shared_frame_vectors_are_read_with_their_flags_and_bodies(vector):
+    wire = bytes.fromhex(vector["wire"])
+    flags, body, end = zmtp.next_frame(wire, 0, len(wire))
+    assert end == len(wire)
+    assert (bool(flags & 0x01), bool(flags & 0x04)) == (vector["more"], vector["command"])
+    assert wire[body:end] == bytes.fromhex(vector["body"])
+
+
+@pytest.mark.parametrize("vector", VECTORS["messages"], ids=lambda v: v["name"])
+def test_the_shared_message_vectors_are_written_exactly_and_read_back(vector):
+    frames = [bytes.fromhex(f) for f in vector["frames"]]
+    wire = bytes.fromhex(vector["wire"])
+    assert zmtp.encode(frames) == wire
+    assert _read_all(wire, []) == [frames]
+
+
+@pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
+def test_the_shared_invalid_vectors_wait_or_are_refused_from_the_header(vector):
+    assert VECTORS["limit_bytes"] == zmtp.MAX_MESSAGE_BYTES
+    wire = bytes.fromhex(vector["wire"])
+    if vector["outcome"] == "incomplete":
+        assert zmtp.next_frame(wire, 0, len(wire)) is None
+    else:
+        with pytest.raises(zmtp.ZmtpError, match=f"frame of {vector['size']} bytes"):
+            zmtp.next_frame(wire, 0, len(wire))
+
+
+def _pieces(data: bytes, cuts) -> list:
+    """`data` cut at `cuts` (taken modulo its length), as reads from a socket would deliver it."""
+    at = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    return [data[a:b] for a, b in zip(at, at[1:])]
+
+
+def _read_all(data: bytes, cuts) -> list:
+    """What a DEALER reads from a peer that writes `data` in pieces, then closes: its messages (as lists of
+    bytes), ending with the ZmtpError it raised if any. Anything else it raises fails the test."""
+    ours, theirs = socket.socketpair()
+    dealer = zmtp.Dealer(ours)
+    received = []
+
+    def write():
+        with theirs:
+            for piece in _pieces(data, cuts):
+                theirs.sendall(piece)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while True:
+            try:
+                message = dealer.receive(5.0)
+            except zmtp.ZmtpError as err:
+                received.append(err)
+                break
+            except ConnectionResetError as err:
+                # The peer closed: how every stream here ends.
+                assert "closed the connection" in str(err)
+                break
+            # A silent peer would be a hang: the writer closes once it has written everything.
+            assert message is not None, "no message and no close within 5 s"
+            received.append([bytes(f) for f in message])
+    finally:
+        writer.join(5.0)
+        dealer.close()
+    return received
+
+
+@FUZZ
+@hypothesis.given(data=st.binary(max_size=2048), cuts=st.lists(st.integers(0, 4096), max_size=6))
+def test_arbitrary_bytes_in_arbitrary_pieces_end_in_messages_or_our_error_never_another(data, cuts):
+    received = _read_all(data, cuts)
+    # What it handed over came from the input, so never more bytes than that.
+    frames = [f for m in received if isinstance(m, list) for f in m]
+    assert sum(len(f) for f in frames) <= len(data)
+
+
+@FUZZ
+@hypothesis.given(start=st.integers(0, 64), data=st.binary(max_size=512))
+def test_arbitrary_bytes_at_any_offset_give_a_frame_none_or_our_error(start, data):
+    try:
+        frame = zmtp.next_frame(data, min(start, len(data)), len(data))
+    except zmtp.ZmtpError:
+        return
+    if frame is not None:
+        flags, body, end = frame
+        assert min(start, len(data)) < body <= end <= len(data)
+
+
+@FUZZ
+@hypothesis.given(
+    frames=st.lists(st.binary(max_size=700), min_size=1, max_size=5),
+    cuts=st.lists(st.integers(0, 8192), max_size=10),
+)
+def test_messages_round_trip_however_they_are_cut(frames, cuts):
+    assert _read_all(zmtp.encode(frames) * 2, cuts) == [frames, frames]
+
+
+@hypothesis.settings(FUZZ, max_examples=100)
+@hypothesis.given(
+    greeting=st.binary(min_size=64, max_size=64),
+    properties=st.binary(max_size=250),
+    valid=st.booleans(),
+)
+def test_a_handshake_with_arbitrary_bytes_fails_with_our_error_or_a_closed_connection(greeting, properties, valid):
+    # Half the cases send a valid greeting and a READY command with arbitrary properties, so that the
+    # READY parser sees them.
+    hello = greeting + properties
+    if valid:
+        body = b"\x05READY" + properties
+        hello = zmtp.greeting() + bytes([0x04, len(body)]) + body
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(hello)
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(4096):
+                pass
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        dealer = zmtp.Dealer.connect("127.0.0.1", server.getsockname()[1], 5.0)
+        dealer.close()
+    except zmtp.ZmtpError:
+        pass
+    except ConnectionResetError as err:
+        assert "closed the connection" in str(err)
+    finally:
+        thread.join(5.0)
+        server.close()
+
+
+def test_a_ready_cut_short_anywhere_is_refused_with_our_error():
+    body = b"\x0bSocket-Type\x00\x00\x00\x06ROUTER"
+    for cut in range(1, len(body)):
+        with pytest.raises(zmtp.ZmtpError, match="cut short"):
+            zmtp._ready_socket_type(body[:cut])
