@@ -709,6 +709,29 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_limit_of_zero_or_over_a_gibibyte_is_refused() {
+        let endpoint = b"tcp://127.0.0.1:0";
+        for limit in [0, MAX_MESSAGE_BYTES as u64 + 1] {
+            let mut core: *mut ClipperCore = std::ptr::null_mut();
+            let code = unsafe {
+                clipper_core_new(
+                    endpoint.as_ptr(),
+                    endpoint.len(),
+                    1,
+                    1,
+                    1,
+                    0,
+                    limit,
+                    &mut core,
+                )
+            };
+            assert_eq!(code, CLIPPER_INVALID_ARGUMENT, "{limit}");
+            assert!(last_error().contains("frame limit"));
+            assert!(core.is_null());
+        }
+    }
+
+    #[test]
     fn null_pointers_are_refused_with_a_status_and_a_message() {
         let mut core: *mut ClipperCore = std::ptr::null_mut();
         let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 0, 1, &mut core) };

@@ -4,7 +4,9 @@
 //! connect to us (libzmq DEALER sockets, any version that speaks ZMTP 3): a 64-byte greeting each way, one
 //! READY command each way carrying the socket type (and the peer's routing identity), then frames whose
 //! flag byte says "more follows", "long size" and "command". Pure byte work, no sockets, so it is tested
-//! byte for byte; `runtime::router` drives it over TCP.
+//! byte for byte (and against tests/vectors/zmtp.json, shared with the containers' DEALERs);
+//! `runtime::router` drives it over TCP. Reading never trusts a size: a frame is taken once all of it has
+//! arrived, and one announced over the connection's limit is refused from its header.
 
 use bytes::{Bytes, BytesMut};
 
