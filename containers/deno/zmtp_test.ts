@@ -1,7 +1,8 @@
 /**
- * The TypeScript DEALER's bytes against ZMTP 3.0, and its reading of a ROUTER's bytes over a real loopback
- * connection. The peer here writes fixed bytes (a ROUTER's greeting and READY, written out from the RFC);
- * the real ROUTER, the core's, meets this DEALER in tests/deno_container_test.ts.
+ * The TypeScript DEALER's bytes against ZMTP 3.0 and the shared vectors (tests/vectors/zmtp.json), and its
+ * reading of a ROUTER's bytes over a real loopback connection, fixed and arbitrary (fast-check). The peer
+ * here writes fixed bytes (a ROUTER's greeting and READY, written out from the RFC); the real ROUTER, the
+ * core's, meets this DEALER in tests/deno_container_test.ts.
  */
 
 import assert from "node:assert/strict";

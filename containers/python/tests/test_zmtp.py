@@ -1,4 +1,5 @@
-"""The Python DEALER: its bytes checked against ZMTP 3.0, then spoken to a real libzmq ROUTER (pyzmq)."""
+"""The Python DEALER: its bytes checked against ZMTP 3.0 and the shared vectors (tests/vectors/zmtp.json),
+spoken to a real libzmq ROUTER (pyzmq), and its reading fed arbitrary bytes over real sockets (Hypothesis)."""
 
 from __future__ import annotations
 
