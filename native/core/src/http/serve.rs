@@ -59,16 +59,17 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// How long a stopping front waits for the requests it has taken.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// Accepts connections until `stop` fires, then lets the requests already taken finish (closing idle
-/// connections at once) for up to `DRAIN`.
-pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::Receiver<()>) {
+/// connections at once) for up to the drain time it carries (none when its sender is gone).
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    mut stop: oneshot::Receiver<Duration>,
+) {
     let graceful = GracefulShutdown::new();
-    loop {
+    let drain = loop {
         let accepted = tokio::select! {
-            _ = &mut stop => break,
+            drain = &mut stop => break drain.unwrap_or_default(),
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
@@ -90,9 +91,9 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::
         let connection = graceful.watch(connection);
         // A client that hangs up mid-request is its own problem; nothing to report.
         tokio::spawn(async move { drop(connection.await) });
-    }
+    };
     drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
 }
 
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.
