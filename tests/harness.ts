@@ -180,13 +180,14 @@ export class Server {
     await this.child.status;
   }
 
-  async stop(): Promise<void> {
+  /** Sends SIGTERM (at once, before the first await) and returns how the process exited. */
+  async stop(): Promise<Deno.CommandStatus> {
     try {
       this.child.kill("SIGTERM");
     } catch {
       // Already gone.
     }
-    await this.child.status;
+    return await this.child.status;
   }
 }
 
