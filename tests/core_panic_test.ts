@@ -1,17 +1,28 @@
 /**
  * A panic on the core thread, through the library the server loads: queries waiting on a real container
  * fail at once with CORE_FAILED, the failure is reported with the panic's message and location, and every
- * later call is refused rather than left to hang. The panic comes from `clipper_debug_panic`, which acts
- * only for a core started with CLIPPER_CORE_FAULT_INJECTION=1 (native/core/src/ffi says why a variable
- * and not a second build).
+ * later call is refused rather than left to hang; a server whose core fails answers the queries it took and
+ * exits 70 for its supervisor to restart it. The panic comes from `clipper_debug_panic` (SIGUSR2 for a
+ * server), which acts only for a core started with CLIPPER_CORE_FAULT_INJECTION=1 (native/core/src/ffi
+ * says why a variable and not a second build).
  */
 import assert from "node:assert/strict";
 import { NativeError, ServingCore, Status } from "../src/core/core.ts";
 import { InputBatch } from "../src/core/input_batch.ts";
-import { freePort, waitFor } from "./harness.ts";
+import { Container, freePort, Server, waitFor } from "./harness.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const python = Deno.env.get("CLIPPER_PYTHON") ?? `${root}.venv/bin/python`;
+
+/** Runs `start` with CLIPPER_CORE_FAULT_INJECTION=1 in this process's environment (children inherit it). */
+async function withFaultInjection<T>(start: () => T | Promise<T>): Promise<T> {
+  Deno.env.set("CLIPPER_CORE_FAULT_INJECTION", "1");
+  try {
+    return await start();
+  } finally {
+    Deno.env.delete("CLIPPER_CORE_FAULT_INJECTION");
+  }
+}
 
 function openCore(rpc_port: number): ServingCore {
   return ServingCore.open({
@@ -38,13 +49,7 @@ function within<T>(promise: Promise<T>, millis: number): Promise<T | "pending"> 
 
 Deno.test("a panic on the core thread fails every waiting query at once and every later call", async () => {
   const rpc_port = freePort();
-  Deno.env.set("CLIPPER_CORE_FAULT_INJECTION", "1");
-  let core: ServingCore;
-  try {
-    core = openCore(rpc_port);
-  } finally {
-    Deno.env.delete("CLIPPER_CORE_FAULT_INJECTION");
-  }
+  const core = await withFaultInjection(() => openCore(rpc_port));
   // A replica that holds each batch for a minute, so the queries are still waiting when the core fails.
   const container = new Deno.Command(python, {
     args: [`${root}tests/containers/slow.py`, "60"],
@@ -112,5 +117,40 @@ Deno.test("a core started without CLIPPER_CORE_FAULT_INJECTION=1 refuses to pani
     assert.equal(await within(core.failed, 100), "pending");
   } finally {
     await core.close();
+  }
+});
+
+Deno.test("a server whose core panics answers the queries it took at once, then exits 70", async () => {
+  const server = await withFaultInjection(() => Server.start());
+  let container: Container | undefined;
+  try {
+    // A model that holds each batch for a minute, far past the moment the core fails.
+    container = Container.start(server, "slow.py", "slow", "doubles", { args: ["60"] });
+    await server.deploy("slow", "slow", "doubles", { slo_micros: 120_000_000 });
+    await server.waitForReplicas("slow");
+    const waiting = Array.from({ length: 4 }, () => server.predict("slow", { input: [1, 2] }));
+    await waitFor("the model to take the batch", async () => {
+      const metrics = (await server.get("/metrics")).body as { core: { inflight_batches: number } };
+      return metrics.core.inflight_batches > 0 || undefined;
+    });
+
+    server.signal("SIGUSR2");
+    const answers = await within(Promise.all(waiting), 20_000);
+    assert.notEqual(answers, "pending", "the queries the core held are answered at once");
+    for (const r of answers as Awaited<(typeof waiting)[number]>[]) {
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body, {
+        query_id: (r.body as { query_id: number }).query_id,
+        output: -1,
+        default: true,
+        default_explanation: "The serving core failed; the server is restarting",
+      });
+    }
+    const status = await within(server.exited, 30_000);
+    assert.notEqual(status, "pending", "the server exits on its own");
+    assert.equal((status as Deno.CommandStatus).code, 70);
+  } finally {
+    await server.stop();
+    await container?.kill();
   }
 });

@@ -180,6 +180,16 @@ export class Server {
     await this.child.status;
   }
 
+  /** Sends `signal` to the server process. */
+  signal(signal: Deno.Signal): void {
+    this.child.kill(signal);
+  }
+
+  /** How the server process exited, once it has. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.child.status;
+  }
+
   /** Sends SIGTERM (at once, before the first await) and returns how the process exited. */
   async stop(): Promise<Deno.CommandStatus> {
     try {
