@@ -12,9 +12,10 @@
 //! routes, messages and error codes.
 //!
 //! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
-//! `selection` (draws, fan-out, combining), `metrics` (counters).
+//! `selection` (draws, fan-out, combining), `metrics` (counters), `drain` (closing connections on stop).
 
 mod apps;
+mod drain;
 mod metrics;
 pub mod predict;
 mod selection;
