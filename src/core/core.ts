@@ -12,7 +12,7 @@
  *
  * A core whose thread panicked fails every promised answer with `NativeError` (CORE_FAILED) at once,
  * refuses every later submission, and settles `failed` so the server can exit for its supervisor to
- * restart it (README, Operations).
+ * restart it (README, "Shutdown and restarts").
  */
 
 import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
