@@ -93,6 +93,12 @@ const FIELDS = {
     rule: z.string(),
     what: "a file holding the admin token (instead of --admin-token)",
   },
+  drain_timeout_millis: {
+    env: "CLIPPER_DRAIN_TIMEOUT_MILLIS",
+    fallback: "10000",
+    rule: positive.max(2 ** 32 - 1),
+    what: "a positive integer of milliseconds, at most 4294967295",
+  },
 } as const;
 
 type Fields = typeof FIELDS;

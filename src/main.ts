@@ -25,6 +25,10 @@ import { seededRng } from "./policy/rng.ts";
 export interface RunningServer {
   readonly query_port: number;
   readonly admin_port: number;
+  /** Settles when the serving core fails (its thread panicked); never for a core that keeps working. */
+  readonly failed: Promise<Error>;
+  /** Makes the core thread panic; refused unless it started with CLIPPER_CORE_FAULT_INJECTION=1. */
+  injectCorePanic(): void;
   close(): Promise<void>;
 }
 
@@ -136,11 +140,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     query_port,
     admin_port: admin.addr.port,
+    failed: core.failed,
+    injectCorePanic: () => core.debugPanic(),
     // Once: `deno task` forwards a signal to this process, so a group's SIGTERM can arrive twice.
     close: () =>
       closing ??= (async () => {
         // First, while the frontend still answers what the port forwards to it.
-        await core.stopHttp();
+        await core.stopHttp(config.drain_timeout_millis);
         await Promise.all([query.shutdown(), admin.shutdown()]);
         stopSync();
         await reconciling;
@@ -201,4 +207,23 @@ if (import.meta.main) {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // The fault-injection trigger (tests/core_panic_test.ts): a signal, so only the process's owner can pull
+  // it, and the core ignores it unless it started with CLIPPER_CORE_FAULT_INJECTION=1.
+  Deno.addSignalListener("SIGUSR2", () => {
+    try {
+      server.injectCorePanic();
+    } catch (err) {
+      console.error(`Ignoring SIGUSR2: ${(err as Error).message}`);
+    }
+  });
+  // A failed core is not restarted here (README, "Shutdown and restarts"): drain what can be, then exit
+  // non-zero (EX_SOFTWARE) for the supervisor to start a fresh process from the durable state.
+  server.failed.then(async (err) => {
+    console.error(`Clipper is stopping for a restart: ${err.message}`);
+    try {
+      await server.close();
+    } finally {
+      Deno.exit(70);
+    }
+  });
 }

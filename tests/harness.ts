@@ -180,13 +180,24 @@ export class Server {
     await this.child.status;
   }
 
-  async stop(): Promise<void> {
+  /** Sends `signal` to the server process. */
+  signal(signal: Deno.Signal): void {
+    this.child.kill(signal);
+  }
+
+  /** How the server process exited, once it has. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.child.status;
+  }
+
+  /** Sends SIGTERM (at once, before the first await) and returns how the process exited. */
+  async stop(): Promise<Deno.CommandStatus> {
     try {
       this.child.kill("SIGTERM");
     } catch {
       // Already gone.
     }
-    await this.child.status;
+    return await this.child.status;
   }
 }
 

@@ -67,9 +67,10 @@ export const SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "buffer"],
     result: "i32",
   },
-  /** (core) -> status: stops the native query port once the requests it took are answered (10 s at most).
-   *  Idempotent. Blocks, and forwarded requests need the main thread, so it runs off it. */
-  clipper_http_stop: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  /** (core, drain_timeout_ms) -> status: stops the native query port once the requests it took are
+   *  answered (drain_timeout_ms at most). Idempotent. Blocks, and forwarded requests need the main thread,
+   *  so it runs off it. */
+  clipper_http_stop: { parameters: ["pointer", "u32"], result: "i32", nonblocking: true },
   /** (core, json, json_len) -> status: replaces the app table the native query port answers from
    *  (selections and their users' weights included). */
   clipper_http_set_apps: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
@@ -80,6 +81,12 @@ export const SYMBOLS = {
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of the native query port's counters since
    *  the last call (nothing taken with BUFFER_TOO_SMALL, out_len then the size needed). */
   clipper_http_take_metrics: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  /** (core, buf, buf_len, out_len: *mut u64) -> status; why the core thread failed (its panic's message
+   *  and location), length 0 while it has not; from any thread. */
+  clipper_core_failure: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  /** (core) -> status: makes the core thread panic, to test containment; INVALID_ARGUMENT unless the core
+   *  started with CLIPPER_CORE_FAULT_INJECTION=1. */
+  clipper_debug_panic: { parameters: ["pointer"], result: "i32" },
   /** (buf, buf_len, out_len: *mut u64) -> status; the calling thread's last error message. */
   clipper_last_error: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -97,6 +104,8 @@ export const Status = {
   TIMED_OUT: 7,
   OVERLOADED: 8,
   PANIC: 9,
+  /** The core thread panicked: nothing more is served; the process must restart. */
+  CORE_FAILED: 10,
 } as const;
 
 /** Completion record statuses (native/core/src/completion). */

@@ -9,6 +9,10 @@
  * requests or pick models: callers pass model ids, objectives in microseconds, inputs already in wire
  * encoding, and the app table the routing table built (selection policies' weights included, which the
  * core applies per query but never learns: `setUserWeights` hands it one user's new weights).
+ *
+ * A core whose thread panicked fails every promised answer with `NativeError` (CORE_FAILED) at once,
+ * refuses every later submission, and settles `failed` so the server can exit for its supervisor to
+ * restart it (README, "Shutdown and restarts").
  */
 
 import { CompletionStatus, NativeError, type NativeLibrary, openLibrary, Status, unwrap } from "./binding.ts";
@@ -123,7 +127,10 @@ const decoder = new TextDecoder();
 export class ServingCore {
   readonly #lib: NativeLibrary;
   readonly #handle: Deno.PointerObject;
-  readonly #waiters = new Map<number, (c: Completion) => void>();
+  /** A promised answer's resolver; handed a rejected promise when the core fails. */
+  readonly #waiters = new Map<number, (c: Completion | PromiseLike<Completion>) => void>();
+  readonly #failed: Promise<NativeError>;
+  #fail!: (err: NativeError) => void;
   readonly #pump: Promise<void>;
   readonly #hits = new Uint8Array(HITS_BUFFER_BYTES);
   readonly #hitCount = new Uint32Array(1);
@@ -134,6 +141,7 @@ export class ServingCore {
   private constructor(lib: NativeLibrary, handle: Deno.PointerObject) {
     this.#lib = lib;
     this.#handle = handle;
+    this.#failed = new Promise((resolve) => this.#fail = resolve);
     this.#pump = this.#runPump();
   }
 
@@ -268,10 +276,10 @@ export class ServingCore {
     return out[0]!;
   }
 
-  /** Stops the native query port once the requests it took are answered (10 s at most). */
-  async stopHttp(): Promise<void> {
+  /** Stops the native query port once the requests it took are answered (`drain_timeout_millis` at most). */
+  async stopHttp(drain_timeout_millis: number): Promise<void> {
     if (this.#closed) return;
-    const code = await this.#lib.symbols.clipper_http_stop(this.#handle);
+    const code = await this.#lib.symbols.clipper_http_stop(this.#handle, drain_timeout_millis);
     // The call ran on a worker thread, so this thread's last error is not its own.
     if (code !== Status.OK) throw new NativeError(code, `Stopping the query port failed with status ${code}`);
   }
@@ -325,15 +333,32 @@ export class ServingCore {
     return decoder.decode(buf.subarray(0, Number(len[0])));
   }
 
-  /** Stops the core; queries still waiting are answered as dropped. */
-  /** Closes the core once; a second call (a second SIGTERM during shutdown) waits for the first. */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  /**
+   * Settles when the core thread fails (a panic, logged to stderr with its location): every answer it
+   * promised has then failed, and nothing more is served. Never settles for a core that keeps working.
+   */
+  get failed(): Promise<NativeError> {
+    return this.#failed;
+  }
+
+  /** Makes the core thread panic, to test containment: refused unless the core started with
+   *  CLIPPER_CORE_FAULT_INJECTION=1 in its environment. */
+  debugPanic(): void {
+    unwrap(this.#lib, this.#lib.symbols.clipper_debug_panic(this.#handle));
+  }
+
+  /**
+   * Closes the core once, after letting the native query port answer what it took for up to
+   * `drain_timeout_millis`; queries still waiting are answered as dropped. A second call (a second
+   * SIGTERM during shutdown) waits for the first.
+   */
+  close(drain_timeout_millis = 10_000): Promise<void> {
+    this.#closing ??= this.#close(drain_timeout_millis);
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
-    await this.stopHttp();
+  async #close(drain_timeout_millis: number): Promise<void> {
+    await this.stopHttp(drain_timeout_millis);
     this.#closed = true;
     unwrap(this.#lib, this.#lib.symbols.clipper_core_close(this.#handle));
     await this.#pump;
@@ -367,6 +392,7 @@ export class ServingCore {
         used,
       );
       if (code === Status.CLOSED) return;
+      if (code === Status.CORE_FAILED) return this.#failAll();
       if (code === Status.BUFFER_TOO_SMALL) {
         buf = new Uint8Array(Math.max(buf.length * 2, Number(used[0])));
         continue;
@@ -375,6 +401,18 @@ export class ServingCore {
       if (code !== Status.OK) throw new NativeError(code, `Polling completions failed with status ${code}`);
       this.#deliver(buf, count[0]!);
     }
+  }
+
+  /** Fails every promised answer with why the core thread failed, then settles `failed`. */
+  #failAll(): void {
+    const why = this.#readJson(this.#lib.symbols.clipper_core_failure);
+    const err = new NativeError(Status.CORE_FAILED, `The serving core failed: ${why}`);
+    const failed = Promise.reject(err);
+    // Each waiter's promise rejects; this one is only their common cause.
+    failed.catch(() => {});
+    for (const resolve of this.#waiters.values()) resolve(failed);
+    this.#waiters.clear();
+    this.#fail(err);
   }
 
   #deliver(buf: Uint8Array, count: number): void {

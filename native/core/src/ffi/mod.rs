@@ -9,6 +9,11 @@
 //! Thread use: `clipper_poll_completions` may block on a worker thread while the other calls run on the
 //! caller's main thread; `clipper_core_close` wakes it with `CLIPPER_CLOSED`, after which the handle may be
 //! freed.
+//!
+//! A core whose thread panicked (`runtime::failure`) answers `CLIPPER_CORE_FAILED`, with the panic's
+//! message and location, to every call that needs its thread, the poll included once drained;
+//! `clipper_core_failure` reads that message from any thread. The frontend then exits for its supervisor to
+//! restart it: the core is never restarted in-process.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,11 +40,18 @@ pub const CLIPPER_UNKNOWN_MODEL: i32 = 6;
 pub const CLIPPER_TIMED_OUT: i32 = 7;
 pub const CLIPPER_OVERLOADED: i32 = 8;
 pub const CLIPPER_PANIC: i32 = 9;
+/// The core thread panicked: nothing more is served; restart the process.
+pub const CLIPPER_CORE_FAILED: i32 = 10;
+
+/// Read once by `clipper_core_new`: "1" lets `clipper_debug_panic` make the core thread panic.
+const FAULT_INJECTION_VAR: &str = "CLIPPER_CORE_FAULT_INJECTION";
 
 /// The opaque handle the frontend holds.
 pub struct ClipperCore {
     runtime: Runtime,
     front: Front,
+    /// Whether `clipper_debug_panic` may act (`FAULT_INJECTION_VAR` at start).
+    fault_injection: bool,
 }
 
 thread_local! {
@@ -68,6 +80,17 @@ fn guard(body: impl FnOnce() -> Result<(), Failure>) -> i32 {
     };
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
     code
+}
+
+/// The refusal of a core that no longer takes work: failed (with why) or closed.
+fn refused(core: &ClipperCore) -> Failure {
+    match core.runtime.shared.failure() {
+        Some(why) => (
+            CLIPPER_CORE_FAILED,
+            format!("The serving core failed: {why}"),
+        ),
+        None => (CLIPPER_CLOSED, "The serving core is closed".into()),
+    }
 }
 
 fn check<T>(ptr: *const T, name: &str) -> Result<(), Failure> {
@@ -160,6 +183,7 @@ pub unsafe extern "C" fn clipper_core_new(
         let core = Box::new(ClipperCore {
             runtime,
             front: Front::default(),
+            fault_injection: std::env::var(FAULT_INJECTION_VAR).is_ok_and(|v| v == "1"),
         });
         write_out(out_core, Box::into_raw(core), "out_core")
     })
@@ -174,7 +198,7 @@ pub unsafe extern "C" fn clipper_core_new(
 pub unsafe extern "C" fn clipper_core_close(core: *const ClipperCore) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
-        core.front.stop();
+        core.front.stop(Duration::ZERO);
         core.runtime.stop();
         Ok(())
     })
@@ -236,7 +260,7 @@ pub unsafe extern "C" fn clipper_model_configure(
                 batch_size,
                 latency_objective,
             })
-            .or_else(|_| fail(CLIPPER_CLOSED, "The serving core is closed"))?;
+            .map_err(|_| refused(core))?;
         write_out(out_model, model, "out_model")
     })
 }
@@ -248,13 +272,14 @@ pub unsafe extern "C" fn clipper_model_configure(
 #[no_mangle]
 pub unsafe extern "C" fn clipper_model_remove(core: *const ClipperCore, model: u32) -> i32 {
     guard(|| {
-        let shared = &core_ref(core)?.runtime.shared;
+        let core = core_ref(core)?;
+        let shared = &core.runtime.shared;
         if !shared.table.contains(model) {
             return fail(CLIPPER_UNKNOWN_MODEL, format!("Unknown model id {model}"));
         }
         shared
             .send(Command::Remove { model })
-            .or_else(|_| fail(CLIPPER_CLOSED, "The serving core is closed"))
+            .map_err(|_| refused(core))
     })
 }
 
@@ -336,13 +361,13 @@ pub unsafe extern "C" fn clipper_submit(
                 take_hit,
                 Reply::Poll,
             )
-            .or_else(|refused| {
-                let code = match refused {
+            .or_else(|why| {
+                let code = match why {
                     Refused::UnknownModel(_) => CLIPPER_UNKNOWN_MODEL,
                     Refused::Overloaded(_) => CLIPPER_OVERLOADED,
-                    Refused::Closed => CLIPPER_CLOSED,
+                    Refused::Closed => return Err(refused(core)),
                 };
-                fail(code, refused.to_string())
+                fail(code, why.to_string())
             })?;
         write_out(out_hits, hit_count, "out_hits")
     })
@@ -407,16 +432,17 @@ pub unsafe extern "C" fn clipper_http_start(
     })
 }
 
-/// Stops the native HTTP front: no new connections, requests already taken are answered (for up to 10
-/// seconds), then every connection closes. Idempotent. Blocks meanwhile, and forwarded requests need the
-/// frontend's own query server, so call it off that server's thread (Deno: `nonblocking`).
+/// Stops the native HTTP front: no new connections, requests already taken are answered (for up to
+/// `drain_timeout_ms`), then every connection closes. Idempotent. Blocks meanwhile, and forwarded requests
+/// need the frontend's own query server, so call it off that server's thread (Deno: `nonblocking`).
 ///
 /// # Safety
 /// `core` must be a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore) -> i32 {
+pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore, drain_timeout_ms: u32) -> i32 {
     guard(|| {
-        core_ref(core)?.front.stop();
+        let drain = Duration::from_millis(drain_timeout_ms.into());
+        core_ref(core)?.front.stop(drain);
         Ok(())
     })
 }
@@ -562,7 +588,7 @@ pub unsafe extern "C" fn clipper_poll_completions(
                 write_out(out_count, 0, "out_count")?;
                 write_out(out_used, 0, "out_used")
             }
-            Err(PollError::Closed) => fail(CLIPPER_CLOSED, "The serving core is closed"),
+            Err(PollError::Closed) => Err(refused(core)),
             Err(PollError::BufferTooSmall(needed)) => {
                 write_out(out_used, needed as u64, "out_used")?;
                 fail(
@@ -594,6 +620,52 @@ pub unsafe extern "C" fn clipper_core_snapshot(
         } else {
             Err(json.len())
         })
+    })
+}
+
+/// Writes why the core thread failed (its panic's message and location) into `buf` and its length into
+/// `out_len`: length 0 while it has not. From any thread, unlike `clipper_last_error`, so that a poller on
+/// a worker thread that got `CLIPPER_CORE_FAILED` can say why.
+///
+/// # Safety
+/// `buf` must hold `buf_len` writable bytes; `out_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_core_failure(
+    core: *const ClipperCore,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut u64,
+) -> i32 {
+    export_json(core, buf, buf_len, out_len, "failure", |core, buf_len| {
+        let why = core.runtime.shared.failure().unwrap_or_default();
+        Ok(if why.len() <= buf_len {
+            Ok(why.into_bytes())
+        } else {
+            Err(why.len())
+        })
+    })
+}
+
+/// Makes the core thread panic at its next turn, to test how a failed core is contained and reported.
+/// Refused (`CLIPPER_INVALID_ARGUMENT`) unless `CLIPPER_CORE_FAULT_INJECTION=1` was set when the core
+/// started. An environment variable rather than a `fault-injection` cargo feature: integration tests
+/// then drive the very library the server loads, with no second cdylib build, and a server started
+/// without the variable has no trigger at all.
+///
+/// # Safety
+/// `core` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn clipper_debug_panic(core: *const ClipperCore) -> i32 {
+    guard(|| {
+        let core = core_ref(core)?;
+        if !core.fault_injection {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                format!("Fault injection is off: start the core with {FAULT_INJECTION_VAR}=1"),
+            );
+        }
+        core.runtime.shared.inject_panic();
+        Ok(())
     })
 }
 
@@ -788,6 +860,59 @@ mod tests {
         assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
         let code = poll(&mut buf, &mut count);
         assert_eq!(code, CLIPPER_CLOSED);
+        unsafe { clipper_core_free(core) };
+    }
+
+    fn failure(core: *const ClipperCore) -> (i32, String) {
+        let mut buf = [0u8; 512];
+        let mut len = 0u64;
+        let code = unsafe { clipper_core_failure(core, buf.as_mut_ptr(), buf.len(), &mut len) };
+        (
+            code,
+            String::from_utf8_lossy(&buf[..len as usize]).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_core_whose_thread_panicked_says_so_to_every_call_that_needs_it() {
+        let core = open(b"tcp://127.0.0.1:0", 10, 0);
+        let model = configure(core);
+        assert_eq!(
+            unsafe { clipper_debug_panic(core) },
+            CLIPPER_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("CLIPPER_CORE_FAULT_INJECTION=1"));
+        assert_eq!(failure(core), (CLIPPER_OK, String::new()));
+        // As if started with the variable set; setting it here would race the other tests' threads.
+        unsafe { (*core).fault_injection = true };
+        assert_eq!(unsafe { clipper_debug_panic(core) }, CLIPPER_OK);
+        let mut buf = [0u8; 256];
+        let (mut count, mut used) = (0u32, 0u64);
+        // The poll that waits when the core fails returns at once with the failure, and so does the next.
+        for _ in 0..2 {
+            let code = unsafe {
+                clipper_poll_completions(
+                    core,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    60_000,
+                    &mut count,
+                    &mut used,
+                )
+            };
+            assert_eq!(code, CLIPPER_CORE_FAILED);
+        }
+        let (code, why) = failure(core);
+        assert_eq!(code, CLIPPER_OK);
+        assert!(why.starts_with("Fault injection"), "{why}");
+        let (code, _) = submit(core, model, 1000, 1, &[0, 8], &[0; 8]);
+        assert_eq!(code, CLIPPER_CORE_FAILED);
+        assert!(last_error().starts_with("The serving core failed: Fault injection"));
+        assert_eq!(
+            unsafe { clipper_model_remove(core, model) },
+            CLIPPER_CORE_FAILED
+        );
+        assert_eq!(unsafe { clipper_core_close(core) }, CLIPPER_OK);
         unsafe { clipper_core_free(core) };
     }
 

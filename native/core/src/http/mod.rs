@@ -12,15 +12,17 @@
 //! routes, messages and error codes.
 //!
 //! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
-//! `selection` (draws, fan-out, combining), `metrics` (counters).
+//! `selection` (draws, fan-out, combining), `metrics` (counters), `drain` (closing connections on stop).
 
 mod apps;
+mod drain;
 mod metrics;
 pub mod predict;
 mod selection;
 mod serve;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -39,7 +41,8 @@ pub struct FrontConfig<'a> {
 }
 
 struct Running {
-    stop: oneshot::Sender<()>,
+    /// Carries how long to drain.
+    stop: oneshot::Sender<Duration>,
     /// Disconnected when the serving task ends.
     ended: std::sync::mpsc::Receiver<()>,
 }
@@ -82,17 +85,17 @@ impl Front {
         Ok(bound.port())
     }
 
-    /// Stops listening, lets the requests already taken finish (for a bounded time, `serve::DRAIN`) and
-    /// closes every connection. Idempotent. Blocks meanwhile: forwarded requests need the caller's own
-    /// server, so call it off that server's thread.
-    pub fn stop(&self) {
+    /// Stops listening, lets the requests already taken finish (for up to `drain`) and closes every
+    /// connection. Idempotent. Blocks meanwhile: forwarded requests need the caller's own server, so call
+    /// it off that server's thread.
+    pub fn stop(&self, drain: Duration) {
         let running = self
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(Running { stop, ended }) = running {
-            let _ = stop.send(());
+            let _ = stop.send(drain);
             // Returns when the task ends, or at once when the core thread has already stopped.
             let _ = ended.recv();
         }

@@ -705,7 +705,7 @@ mod tests {
 
     impl Drop for Served {
         fn drop(&mut self) {
-            self.front.stop();
+            self.front.stop(Duration::from_secs(10));
         }
     }
 

@@ -19,11 +19,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::apps::{AppRoute, AppTable};
+use super::drain::{Begun, Drain};
 use super::metrics::FrontMetrics;
 use super::predict::{parse, write_answer, Parsed};
 use super::selection::Rng;
@@ -59,16 +59,17 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// How long a stopping front waits for the requests it has taken.
-const DRAIN: Duration = Duration::from_secs(10);
-
-/// Accepts connections until `stop` fires, then lets the requests already taken finish (closing idle
-/// connections at once) for up to `DRAIN`.
-pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::Receiver<()>) {
-    let graceful = GracefulShutdown::new();
-    loop {
+/// Accepts connections until `stop` fires, then lets the requests already taken finish (`drain` says
+/// which) for up to the drain time it carries (none when its sender is gone).
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    mut stop: oneshot::Receiver<Duration>,
+) {
+    let drain = Drain::default();
+    let drain_for = loop {
         let accepted = tokio::select! {
-            _ = &mut stop => break,
+            drain_for = &mut stop => break drain_for.unwrap_or_default(),
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
@@ -83,16 +84,19 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::
         // Answers are small and latency matters more than segment count.
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+        let begun = Arc::new(Begun::default());
+        let marks = begun.clone();
+        let service = hyper::service::service_fn(move |req| {
+            marks.mark();
+            handle(ctx.clone(), req)
+        });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        // A client that hangs up mid-request is its own problem; nothing to report.
-        tokio::spawn(async move { drop(connection.await) });
-    }
+        tokio::spawn(drain.watch(connection, begun));
+    };
     drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    let _ = tokio::time::timeout(drain_for, drain.shutdown()).await;
 }
 
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.

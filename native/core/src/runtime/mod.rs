@@ -14,7 +14,15 @@
 //! wakes the engine anyway) and its deadline is no earlier than the engine's own next wake-up. The engine
 //! publishes both facts after each turn and then looks at the command vector once more, so a submitter
 //! that read stale facts is always seen.
+//!
+//! A panic in an engine turn is contained here (`failure`): it is logged to stderr with its message and
+//! location, every waiting query is answered at once (channels with a dropped-query answer, the completion
+//! queue closed so its poller learns the core failed), and every later call is refused. The thread's tokio
+//! runtime keeps running until `stop`, so the query front can still forward requests and drain while the
+//! frontend shuts down. The core is not restarted in-process: that would mean re-publishing every route
+//! and re-accepting every replica, which a supervisor restart of the whole server does from durable state.
 
+mod failure;
 pub mod router;
 pub mod submit;
 #[cfg(test)]
@@ -44,6 +52,11 @@ pub struct Shared {
     wake: Notify,
     wake_pending: AtomicBool,
     stopping: AtomicBool,
+    failed: AtomicBool,
+    /// Why the core thread failed (a panic's message and location); set once with `failed`.
+    failure: Mutex<Option<String>>,
+    /// Makes the engine's next turn panic (`inject_panic`).
+    panic_requested: AtomicBool,
     /// The engine's published facts for skipping wake-ups (see the module doc): whether it could act on a
     /// submission at once, and its next timed wake-up in microseconds since `epoch`.
     could_act: AtomicBool,
@@ -71,7 +84,7 @@ pub struct Stopped;
 
 impl Shared {
     pub fn send(&self, command: Command) -> Result<(), Stopped> {
-        if self.stopping.load(Ordering::Acquire) {
+        if self.stopping.load(Ordering::Acquire) || self.failed.load(Ordering::Acquire) {
             return Err(Stopped);
         }
         let needs_wake = match &command {
@@ -204,6 +217,9 @@ impl Runtime {
             wake: Notify::new(),
             wake_pending: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            panic_requested: AtomicBool::new(false),
             could_act: AtomicBool::new(true),
             next_wakeup_micros: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -220,13 +236,20 @@ impl Runtime {
         let engine = Engine::new(config, table, cache, Instant::now());
         let handle = tokio.handle().clone();
         let thread_shared = shared.clone();
+        failure::install_panic_hook();
         let thread = std::thread::Builder::new()
-            .name("clipper-core".into())
+            .name(failure::CORE_THREAD.into())
             .spawn(move || {
                 tokio.block_on(async move {
                     let router = Arc::new(Router::new(max_frame_bytes));
                     tokio::spawn(router.clone().accept(listener, thread_shared.clone()));
-                    run(&thread_shared, &router, engine).await;
+                    if let Err(why) = run(&thread_shared, &router, engine).await {
+                        thread_shared.fail(why);
+                        // Serve on (the query front forwards and drains) until stopped.
+                        while !thread_shared.stopping.load(Ordering::Acquire) {
+                            thread_shared.wake.notified().await;
+                        }
+                    }
                 });
                 // Dropping the runtime here ends every task on it: connections, the front, the listener.
             })
@@ -258,7 +281,8 @@ impl Drop for Runtime {
     }
 }
 
-async fn run(shared: &Shared, router: &Router, mut engine: Engine) {
+/// Runs the engine until stopped; `Err` carries why a turn panicked (the engine is then gone).
+async fn run(shared: &Shared, router: &Router, mut engine: Engine) -> Result<(), String> {
     let mut next_snapshot = Instant::now();
     let mut more_commands = false;
     while !shared.stopping.load(Ordering::Acquire) {
@@ -272,49 +296,65 @@ async fn run(shared: &Shared, router: &Router, mut engine: Engine) {
                 () = tokio::time::sleep_until(until.into()) => {}
             }
         }
-        shared.wake_pending.store(false, Ordering::Release);
-        let now = Instant::now();
-        let commands =
-            std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|p| p.into_inner()));
-        for command in commands {
-            engine.apply(command, now);
-        }
-        for inbound in router.take_inbound() {
-            match inbound {
-                Inbound::Message(identity, frames) => {
-                    let frames: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-                    engine.on_message(&identity, &frames, now);
-                }
-                Inbound::Gone(identity) => engine.on_unreachable(&identity, now),
-            }
-        }
-        engine.on_tick(Instant::now());
-        // Dropping an unreachable replica can requeue its batch to another one, refilling the outbox.
-        while !engine.outbox.is_empty() {
-            let mut unreachable = Vec::new();
-            for (identity, message) in engine.outbox.drain(..) {
-                if !router.send(&identity, &message) {
-                    unreachable.push(identity);
-                }
-            }
-            for identity in unreachable {
-                engine.on_unreachable(&identity, Instant::now());
-            }
-        }
-        // Published before the answers go out, so a client that saw an answer sees the membership it
-        // came from (a replica whose loss answered it is already gone).
-        let now = Instant::now();
-        if engine.take_membership_changed() || now >= next_snapshot {
-            *shared.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.snapshot(now));
-            next_snapshot = now + SNAPSHOT_EVERY;
-        }
-        let answered = engine.done.len();
-        if answered > 0 {
-            shared.deliver(&mut engine.done);
-            shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
-        }
-        more_commands = shared.publish_wake_facts(&engine);
+        // A turn never awaits, so one `catch_unwind` around it contains any panic of the engine's.
+        let turn = || turn(shared, router, &mut engine, &mut next_snapshot);
+        more_commands = failure::contain(turn)?;
     }
+    Ok(())
+}
+
+/// One engine turn: commands, container messages, timers, then answers out. True when commands arrived
+/// meanwhile.
+fn turn(
+    shared: &Shared,
+    router: &Router,
+    engine: &mut Engine,
+    next_snapshot: &mut Instant,
+) -> bool {
+    shared.wake_pending.store(false, Ordering::Release);
+    if shared.panic_requested.swap(false, Ordering::AcqRel) {
+        panic!("Fault injection: a panic was requested on the core thread");
+    }
+    let now = Instant::now();
+    let commands = std::mem::take(&mut *shared.commands.lock().unwrap_or_else(|p| p.into_inner()));
+    for command in commands {
+        engine.apply(command, now);
+    }
+    for inbound in router.take_inbound() {
+        match inbound {
+            Inbound::Message(identity, frames) => {
+                let frames: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+                engine.on_message(&identity, &frames, now);
+            }
+            Inbound::Gone(identity) => engine.on_unreachable(&identity, now),
+        }
+    }
+    engine.on_tick(Instant::now());
+    // Dropping an unreachable replica can requeue its batch to another one, refilling the outbox.
+    while !engine.outbox.is_empty() {
+        let mut unreachable = Vec::new();
+        for (identity, message) in engine.outbox.drain(..) {
+            if !router.send(&identity, &message) {
+                unreachable.push(identity);
+            }
+        }
+        for identity in unreachable {
+            engine.on_unreachable(&identity, Instant::now());
+        }
+    }
+    // Published before the answers go out, so a client that saw an answer sees the membership it
+    // came from (a replica whose loss answered it is already gone).
+    let now = Instant::now();
+    if engine.take_membership_changed() || now >= *next_snapshot {
+        *shared.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.snapshot(now));
+        *next_snapshot = now + SNAPSHOT_EVERY;
+    }
+    let answered = engine.done.len();
+    if answered > 0 {
+        shared.deliver(&mut engine.done);
+        shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
+    }
+    shared.publish_wake_facts(engine)
 }
 
 #[cfg(test)]
