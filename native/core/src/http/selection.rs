@@ -426,6 +426,7 @@ mod tests {
     use crate::engine::EngineConfig;
     use crate::http::predict::{status_named, write_embedded};
     use crate::http::{Front, FrontConfig};
+    use crate::runtime::submit::Admission;
     use crate::runtime::testing::{await_replicas, configure, Dealer};
     use crate::runtime::Runtime;
 
@@ -626,8 +627,13 @@ mod tests {
 
     impl Served {
         fn new(names: &[&str]) -> Served {
-            let runtime =
-                Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap();
+            let runtime = Runtime::start(
+                "tcp://127.0.0.1:0",
+                EngineConfig::default(),
+                0,
+                Admission::total(100),
+            )
+            .unwrap();
             let ids = names.iter().map(|name| configure(&runtime, name)).collect();
             // Nothing listens there: a forwarded request is answered 500.
             let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -638,7 +644,7 @@ mod tests {
                 host: "127.0.0.1",
                 port: 0,
                 fallback_port,
-                max_body_bytes: 1 << 20,
+                limits: crate::http::Limits::generous(1 << 20),
             };
             let port = front.start(&runtime, &config).unwrap();
             Served {

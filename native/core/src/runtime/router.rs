@@ -325,6 +325,7 @@ mod tests {
 
     use crate::engine::EngineConfig;
     use crate::rpc::RPC_VERSION;
+    use crate::runtime::submit::Admission;
     use crate::runtime::testing::{await_replicas, Dealer, MSG_HEARTBEAT};
     use crate::runtime::Runtime;
 
@@ -344,7 +345,13 @@ mod tests {
     }
 
     fn runtime() -> Runtime {
-        Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap()
+        Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            Admission::total(100),
+        )
+        .unwrap()
     }
 
     #[test]
