@@ -139,7 +139,16 @@ function servingTwoModels(): { core: ServingCore; url: string; members: NativeSe
     label: `${name}:1`,
   }));
   // Nothing listens on the fallback: every request here must be answered natively.
-  const port = core.startHttp({ host: "127.0.0.1", port: 0, fallback_port: 1, max_body_bytes: 1 << 20 });
+  const port = core.startHttp({
+    host: "127.0.0.1",
+    port: 0,
+    fallback_port: 1,
+    max_body_bytes: 1 << 20,
+    header_read_timeout_millis: 10_000,
+    body_read_timeout_millis: 10_000,
+    idle_timeout_millis: 10_000,
+    max_connections: 64,
+  });
   return { core, url: `http://127.0.0.1:${port}/s/predict`, members };
 }
 

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -61,6 +61,9 @@ pub enum Phase {
 pub struct Watch {
     state: Mutex<(Phase, Instant)>,
     expired: Mutex<Option<Phase>>,
+    /// The reader waiting on the last phase's deadline: a new phase brings a new deadline, and hyper does
+    /// not read again on its own once a read is pending.
+    reader: Mutex<Option<Waker>>,
 }
 
 impl Watch {
@@ -68,11 +71,16 @@ impl Watch {
         Arc::new(Watch {
             state: Mutex::new((Phase::Head, Instant::now())),
             expired: Mutex::new(None),
+            reader: Mutex::new(None),
         })
     }
 
     fn set(&self, phase: Phase) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (phase, Instant::now());
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(reader) = reader {
+            reader.wake();
+        }
     }
 
     /// A request head was read whole.
@@ -137,6 +145,11 @@ impl<S> Watched<S> {
 
     /// Pending until the current phase's time runs out, then the error that closes the connection.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut reader = self.watch.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if !reader.as_ref().is_some_and(|r| r.will_wake(cx.waker())) {
+            *reader = Some(cx.waker().clone());
+        }
+        drop(reader);
         let Some((phase, deadline)) = self.watch.deadline(&self.limits) else {
             return Poll::Pending;
         };
@@ -275,6 +288,26 @@ mod tests {
             assert_eq!(started.elapsed(), Duration::from_secs(5));
             assert_eq!(watch.expired(), Some(Phase::Idle));
             drop(theirs.shutdown().await);
+        });
+    }
+
+    #[test]
+    fn a_read_pending_while_busy_is_held_to_the_idle_timeout_once_the_request_is_answered() {
+        runtime().block_on(async {
+            let (ours, _theirs) = tokio::io::duplex(64);
+            let watch = Watch::new();
+            let mut watched = Watched::new(ours, watch.clone(), limits(1_000, 5_000));
+            watch.busy();
+            let mut buf = [0u8; 8];
+            let started = Instant::now();
+            let answer = async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                watch.idle();
+            };
+            let (read, ()) = tokio::join!(watched.read(&mut buf), answer);
+            assert_eq!(read.unwrap_err().kind(), io::ErrorKind::TimedOut);
+            assert_eq!(started.elapsed(), Duration::from_secs(7));
+            assert_eq!(watch.expired(), Some(Phase::Idle));
         });
     }
 
