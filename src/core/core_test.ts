@@ -60,7 +60,9 @@ Deno.test("a refused submit throws with the core's status and message", async ()
     const model = core.configureModel("m", "1", "ints", 1, 1000);
     assert.throws(
       () => core.submit(model, 1000, batchOf(2, 4)),
-      (e: unknown) => e instanceof NativeError && e.status === Status.OVERLOADED,
+      (e: unknown) =>
+        e instanceof NativeError && e.status === Status.TOO_LARGE &&
+        e.message.includes("--max-outstanding-queries"),
     );
     assert.throws(
       () => core.configureModel("m", "1", "ints", 0, 1000),
