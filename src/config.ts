@@ -54,6 +54,36 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  max_outstanding_per_model: {
+    env: "CLIPPER_MAX_OUTSTANDING_PER_MODEL",
+    fallback: "50000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  header_read_timeout_millis: {
+    env: "CLIPPER_HEADER_READ_TIMEOUT_MILLIS",
+    fallback: "10000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  body_read_timeout_millis: {
+    env: "CLIPPER_BODY_READ_TIMEOUT_MILLIS",
+    fallback: "30000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  idle_timeout_millis: {
+    env: "CLIPPER_IDLE_TIMEOUT_MILLIS",
+    fallback: "60000",
+    rule: positive,
+    what: "a positive integer",
+  },
+  max_connections: {
+    env: "CLIPPER_MAX_CONNECTIONS",
+    fallback: "4096",
+    rule: positive,
+    what: "a positive integer",
+  },
   prediction_cache_bytes: {
     env: "CLIPPER_PREDICTION_CACHE_BYTES",
     fallback: String(32 * 1024 * 1024),

@@ -26,6 +26,9 @@ const CATALOGUE = {
   feedback_unscorable: { title: "Feedback cannot be scored", status: 400 },
   state_unavailable: { title: "State store unavailable", status: 503 },
   core_refused: { title: "Serving core refused the query", status: 503 },
+  // Load control's; native/core/src/http/serve.rs answers them too, in the same words.
+  overloaded: { title: "Serving core overloaded", status: 503 },
+  batch_too_large: { title: "Input batch too large", status: 413 },
   internal: { title: "Internal error", status: 500 },
 } as const satisfies Record<string, { title: string; status: number }>;
 

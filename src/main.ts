@@ -68,6 +68,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     replica_timeout_millis: config.replica_timeout_millis,
     busy_replica_timeout_millis: config.busy_replica_timeout_millis,
     max_outstanding_queries: config.max_outstanding_queries,
+    max_outstanding_per_model: config.max_outstanding_per_model,
     prediction_cache_bytes: config.prediction_cache_bytes,
     max_frame_bytes: config.max_frame_bytes,
     library_path: config.native_library || undefined,
@@ -129,6 +130,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       port: config.query_port,
       fallback_port: query.addr.port,
       max_body_bytes: config.max_body_bytes,
+      header_read_timeout_millis: config.header_read_timeout_millis,
+      body_read_timeout_millis: config.body_read_timeout_millis,
+      idle_timeout_millis: config.idle_timeout_millis,
+      max_connections: config.max_connections,
     });
   } catch (err) {
     await Promise.all([query.shutdown(), admin.shutdown()]);

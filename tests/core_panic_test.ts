@@ -31,6 +31,7 @@ function openCore(rpc_port: number): ServingCore {
     busy_replica_timeout_millis: 300_000,
     max_outstanding_queries: 100,
     prediction_cache_bytes: 0,
+    max_frame_bytes: 1 << 20,
   });
 }
 

@@ -13,10 +13,11 @@ export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
   clipper_abi_version: { parameters: [], result: "u32" },
   /** (endpoint, endpoint_len, replica_timeout_ms, busy_replica_timeout_ms, max_outstanding_queries,
-   *  prediction_cache_bytes: u64 (0: no cache), max_frame_bytes: u64 (1 to 2^30), out_core: *mut *mut Core)
-   *  -> status */
+  /** (endpoint, endpoint_len, replica_timeout_ms, busy_replica_timeout_ms, max_outstanding_queries,
+   *  max_outstanding_per_model, prediction_cache_bytes: u64 (0: no cache), max_frame_bytes: u64 (1 to 2^30),
+   *  out_core: *mut *mut Core) -> status */
   clipper_core_new: {
-    parameters: ["buffer", "usize", "u32", "u32", "u32", "u64", "u64", "buffer"],
+    parameters: ["buffer", "usize", "u32", "u32", "u32", "u32", "u64", "u64", "buffer"],
     result: "i32",
   },
   /** (core) -> status: stops the core thread and wakes pollers with CLOSED. Idempotent. */
@@ -61,10 +62,11 @@ export const SYMBOLS = {
   },
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
-  /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, out_port: *mut u32) ->
-   *  status: serves the query port natively, forwarding what it does not answer to 127.0.0.1:fallback_port. */
+  /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, header_read_timeout_ms,
+   *  body_read_timeout_ms, idle_timeout_ms, max_connections, out_port: *mut u32) -> status: serves the
+   *  query port natively, forwarding what it does not answer to 127.0.0.1:fallback_port. */
   clipper_http_start: {
-    parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "buffer"],
+    parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "u32", "u32", "u32", "u32", "buffer"],
     result: "i32",
   },
   /** (core, drain_timeout_ms) -> status: stops the native query port once the requests it took are
@@ -106,6 +108,8 @@ export const Status = {
   PANIC: 9,
   /** The core thread panicked: nothing more is served; the process must restart. */
   CORE_FAILED: 10,
+  /** A submission of more queries than an admission bound: no retry can help. */
+  TOO_LARGE: 11,
 } as const;
 
 /** Completion record statuses (native/core/src/completion). */

@@ -31,6 +31,8 @@ export interface CoreOptions {
   readonly replica_timeout_millis: number;
   readonly busy_replica_timeout_millis: number;
   readonly max_outstanding_queries: number;
+  /** The most queries one model version may have outstanding; absent: `max_outstanding_queries`. */
+  readonly max_outstanding_per_model?: number;
   /** Budget of the prediction cache; 0 turns it off. */
   readonly prediction_cache_bytes: number;
   /** A container announcing a larger frame is disconnected (1 to 2^30). */
@@ -115,6 +117,14 @@ export interface NativeHttpOptions {
   /** The frontend's own query server on loopback, which answers whatever the native port forwards. */
   readonly fallback_port: number;
   readonly max_body_bytes: number;
+  /** A request head must arrive within this, or its connection closes. */
+  readonly header_read_timeout_millis: number;
+  /** A request body must arrive within this (after its head), or its connection closes. */
+  readonly body_read_timeout_millis: number;
+  /** A kept-alive connection waiting longer for its next request is closed. */
+  readonly idle_timeout_millis: number;
+  /** Connections open at once; one more is closed at once. */
+  readonly max_connections: number;
 }
 
 const RECORD_HEADER_BYTES = 24;
@@ -159,6 +169,7 @@ export class ServingCore {
           options.replica_timeout_millis,
           options.busy_replica_timeout_millis,
           options.max_outstanding_queries,
+          options.max_outstanding_per_model ?? options.max_outstanding_queries,
           BigInt(options.prediction_cache_bytes),
           BigInt(options.max_frame_bytes),
           out,
@@ -270,6 +281,10 @@ export class ServingCore {
         options.port,
         options.fallback_port,
         BigInt(options.max_body_bytes),
+        options.header_read_timeout_millis,
+        options.body_read_timeout_millis,
+        options.idle_timeout_millis,
+        options.max_connections,
         out,
       ),
     );

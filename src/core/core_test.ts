@@ -61,7 +61,9 @@ Deno.test("a refused submit throws with the core's status and message", async ()
     const model = core.configureModel("m", "1", "ints", 1, 1000);
     assert.throws(
       () => core.submit(model, 1000, batchOf(2, 4)),
-      (e: unknown) => e instanceof NativeError && e.status === Status.OVERLOADED,
+      (e: unknown) =>
+        e instanceof NativeError && e.status === Status.TOO_LARGE &&
+        e.message.includes("--max-outstanding-queries"),
     );
     assert.throws(
       () => core.configureModel("m", "1", "ints", 0, 1000),
@@ -143,7 +145,16 @@ function servingTwoModels(): { core: ServingCore; url: string; members: NativeSe
     label: `${name}:1`,
   }));
   // Nothing listens on the fallback: every request here must be answered natively.
-  const port = core.startHttp({ host: "127.0.0.1", port: 0, fallback_port: 1, max_body_bytes: 1 << 20 });
+  const port = core.startHttp({
+    host: "127.0.0.1",
+    port: 0,
+    fallback_port: 1,
+    max_body_bytes: 1 << 20,
+    header_read_timeout_millis: 10_000,
+    body_read_timeout_millis: 10_000,
+    idle_timeout_millis: 10_000,
+    max_connections: 64,
+  });
   return { core, url: `http://127.0.0.1:${port}/s/predict`, members };
 }
 

@@ -10,7 +10,7 @@
 
 import { Hono } from "hono";
 import { ClipperError } from "../../errors.ts";
-import { type Completion, CompletionStatus, NativeError, type ServingCore } from "../../core/core.ts";
+import { type Completion, CompletionStatus, NativeError, type ServingCore, Status } from "../../core/core.ts";
 import type { Metrics } from "../../metrics/registry.ts";
 import type { AppRoute, Routes, Target } from "../../routing/routes.ts";
 import type { Rng } from "../../policy/rng.ts";
@@ -59,6 +59,24 @@ function parseUid(uid: unknown): string {
   );
 }
 
+/**
+ * Seconds a client refused for load should wait before trying again; the core's own refusals
+ * (native/core/src/http/serve.rs) say the same.
+ */
+const RETRY_AFTER_SECONDS = "1";
+
+/** The error for a submission the core refused: load control's own (in the core's words), or any other. */
+function refusal(err: NativeError, label: string): ClipperError {
+  switch (err.status) {
+    case Status.OVERLOADED:
+      return new ClipperError("overloaded", err.message);
+    case Status.TOO_LARGE:
+      return new ClipperError("batch_too_large", err.message);
+    default:
+      return new ClipperError("core_refused", `Cannot queue the query for model "${label}": ${err.message}`);
+  }
+}
+
 function isCompletion(answer: Completion | Promise<Completion>): answer is Completion {
   return !(answer instanceof Promise);
 }
@@ -67,6 +85,13 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const { routes, core, metrics, rng } = deps;
   const app = new Hono();
   installCommon(app);
+  // A client refused for load is told when to come back, whichever route refused it.
+  app.use(async (c, next) => {
+    await next();
+    if (c.error instanceof ClipperError && c.error.code === "overloaded") {
+      c.res.headers.set("retry-after", RETRY_AFTER_SECONDS);
+    }
+  });
   // Filled and submitted without an await in between, so one batch serves every request.
   const inputs = new InputBatch();
 
@@ -77,10 +102,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       pending = core.submit(target.core_model, deadline_micros, inputs);
     } catch (err) {
       if (!(err instanceof NativeError)) throw err;
-      throw new ClipperError(
-        "core_refused",
-        `Cannot queue the query for model "${target.label}": ${err.message}`,
-      );
+      throw refusal(err, target.label);
     }
     // All answered from the cache: no need to yield to the event loop.
     const completions = pending.every(isCompletion) ? pending : await Promise.all(pending);

@@ -5,10 +5,12 @@
 //! flight (a batch sent to a replica), or answered (exactly once: `pending` is the single source of truth).
 //! Must not touch sockets or read the clock: `runtime` feeds it messages and `now`, then sends `outbox` and
 //! hands `done` to the completion queue. That is what lets tests drive it with a fake clock.
+//!
+//! For admission (`runtime::submit`) it also says, per model, how many queries it answered (`answered`).
 
 pub mod models;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,6 +77,14 @@ pub struct Counters {
     pub queries_requeued: u64,
     /// Filled in by `runtime::Shared::snapshot` from the router's count.
     pub oversized_frames: u64,
+    /// Load control's, filled from `runtime::LoadCounters` when a snapshot is read (the engine sees none
+    /// of it).
+    pub submissions_overloaded: u64,
+    pub submissions_too_large: u64,
+    pub connections_refused: u64,
+    pub header_timeouts: u64,
+    pub body_timeouts: u64,
+    pub idle_timeouts: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -146,7 +156,8 @@ pub struct Engine {
     cache: Arc<Mutex<PredictionCache>>,
     models: HashMap<u32, Model>,
     registry: Registry,
-    pending: HashSet<u64>,
+    /// Each query not yet answered, with its model.
+    pending: HashMap<u64, u32>,
     timers: crate::timer::DeadlineHeap,
     inflight: HashMap<u32, Inflight>,
     next_msg_id: u32,
@@ -157,6 +168,8 @@ pub struct Engine {
     pub outbox: Vec<(Identity, Vec<Frame>)>,
     /// Answered queries, to hand to the completion queue.
     pub done: Vec<Completion>,
+    /// How many of `done` each model's were, for admission control; drained with `done`.
+    pub answered: HashMap<u32, usize>,
 }
 
 impl Engine {
@@ -172,7 +185,7 @@ impl Engine {
             cache,
             models: HashMap::new(),
             registry: Registry::default(),
-            pending: HashSet::new(),
+            pending: HashMap::new(),
             timers: Default::default(),
             inflight: HashMap::new(),
             next_msg_id: 0,
@@ -181,6 +194,7 @@ impl Engine {
             membership_changed: false,
             outbox: Vec::new(),
             done: Vec::new(),
+            answered: HashMap::new(),
         }
     }
 
@@ -234,6 +248,7 @@ impl Engine {
     fn submit(&mut self, model_id: u32, queries: Vec<Query>, now: Instant) {
         let Some(model) = self.models.get_mut(&model_id).filter(|m| m.configured) else {
             let why = format!("Model id {model_id} is not registered with the serving core");
+            *self.answered.entry(model_id).or_default() += queries.len();
             for q in queries {
                 self.done.push(Completion::without_model(
                     q.id,
@@ -244,6 +259,7 @@ impl Engine {
             return;
         };
         if !self.registry.has_replica_for(model_id) {
+            *self.answered.entry(model_id).or_default() += queries.len();
             for q in queries {
                 self.done.push(Completion::without_model(
                     q.id,
@@ -254,7 +270,7 @@ impl Engine {
             return;
         }
         for q in queries {
-            self.pending.insert(q.id);
+            self.pending.insert(q.id, model_id);
             self.timers.push(q.deadline, q.id);
             model.queue.push(q);
         }
@@ -297,7 +313,8 @@ impl Engine {
         batch_size: usize,
     ) -> bool {
         let answered = self.pending.remove(&id);
-        if answered {
+        if let Some(model) = answered {
+            *self.answered.entry(model).or_default() += 1;
             let latency_micros = latency.as_micros().min(u32::MAX as u128) as u32;
             self.done.push(Completion {
                 id,
@@ -307,7 +324,7 @@ impl Engine {
                 payload,
             });
         }
-        answered
+        answered.is_some()
     }
 
     fn send(&mut self, identity: Identity, frames: Vec<Frame>) {
@@ -485,7 +502,7 @@ impl Engine {
                 model
                     .queue
                     .pop_batch(model.sizer.max_batch(), now, model.round_trip, |id| {
-                        pending.contains(&id)
+                        pending.contains_key(&id)
                     });
             if queries.is_empty() {
                 break;
@@ -531,7 +548,7 @@ impl Engine {
         }
         let pending = &self.pending;
         for model in self.models.values_mut() {
-            model.queue.retain(|id| pending.contains(&id));
+            model.queue.retain(|id| pending.contains_key(&id));
         }
     }
 
@@ -564,7 +581,7 @@ impl Engine {
         {
             if let Some(model) = self.models.get_mut(&model_id) {
                 for q in batch.queries {
-                    if q.deadline > now && self.pending.contains(&q.id) {
+                    if q.deadline > now && self.pending.contains_key(&q.id) {
                         self.counters.queries_requeued += 1;
                         model.queue.push(q);
                     }

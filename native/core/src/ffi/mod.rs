@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
-use crate::http::{AppTable, Front, FrontConfig};
+use crate::http::{AppTable, Front, FrontConfig, Limits};
 use crate::rpc::zmtp::MAX_MESSAGE_BYTES;
 use crate::rpc::InputType;
-use crate::runtime::submit::{Inputs, Refused, Reply};
+use crate::runtime::submit::{Admission, Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
@@ -42,6 +42,8 @@ pub const CLIPPER_OVERLOADED: i32 = 8;
 pub const CLIPPER_PANIC: i32 = 9;
 /// The core thread panicked: nothing more is served; restart the process.
 pub const CLIPPER_CORE_FAILED: i32 = 10;
+/// A submission of more queries than an admission bound: no retry can help.
+pub const CLIPPER_TOO_LARGE: i32 = 11;
 
 /// Read once by `clipper_core_new`: "1" lets `clipper_debug_panic` make the core thread panic.
 const FAULT_INJECTION_VAR: &str = "CLIPPER_CORE_FAULT_INJECTION";
@@ -136,8 +138,9 @@ pub extern "C" fn clipper_abi_version() -> u32 {
 }
 
 /// Binds the RPC endpoint and starts the core thread, with a prediction cache of
-/// `prediction_cache_bytes` (zero: no cache); a container announcing a frame over `max_frame_bytes` (1 to
-/// 2^30) is disconnected.
+/// `prediction_cache_bytes` (zero: no cache), taking at most `max_outstanding_queries` queries not yet
+/// answered in all and `max_outstanding_per_model` for any one model version; a container announcing a
+/// frame over `max_frame_bytes` (1 to 2^30) is disconnected.
 ///
 /// # Safety
 /// `endpoint` must point to `endpoint_len` bytes; `out_core` must be writable.
@@ -148,6 +151,7 @@ pub unsafe extern "C" fn clipper_core_new(
     replica_timeout_ms: u32,
     busy_replica_timeout_ms: u32,
     max_outstanding_queries: u32,
+    max_outstanding_per_model: u32,
     prediction_cache_bytes: u64,
     max_frame_bytes: u64,
     out_core: *mut *mut ClipperCore,
@@ -155,10 +159,16 @@ pub unsafe extern "C" fn clipper_core_new(
     guard(|| {
         check(out_core, "out_core")?;
         let endpoint = str_arg(endpoint, endpoint_len, "endpoint")?;
-        if replica_timeout_ms == 0 || busy_replica_timeout_ms == 0 || max_outstanding_queries == 0 {
+        let limits = [
+            replica_timeout_ms,
+            busy_replica_timeout_ms,
+            max_outstanding_queries,
+            max_outstanding_per_model,
+        ];
+        if limits.contains(&0) {
             return fail(
                 CLIPPER_INVALID_ARGUMENT,
-                "Timeouts and the outstanding-query limit must be positive",
+                "Timeouts and the outstanding-query limits must be positive",
             );
         }
         let config = EngineConfig {
@@ -172,11 +182,15 @@ pub unsafe extern "C" fn clipper_core_new(
             );
         }
         let cache_bytes = usize::try_from(prediction_cache_bytes).unwrap_or(usize::MAX);
+        let admission = Admission {
+            max_outstanding: max_outstanding_queries as usize,
+            max_per_model: max_outstanding_per_model as usize,
+        };
         let runtime = Runtime::start(
             endpoint,
             config,
             cache_bytes,
-            max_outstanding_queries as usize,
+            admission,
             max_frame_bytes as usize,
         )
         .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
@@ -364,7 +378,8 @@ pub unsafe extern "C" fn clipper_submit(
             .or_else(|why| {
                 let code = match why {
                     Refused::UnknownModel(_) => CLIPPER_UNKNOWN_MODEL,
-                    Refused::Overloaded(_) => CLIPPER_OVERLOADED,
+                    Refused::Overloaded { .. } => CLIPPER_OVERLOADED,
+                    Refused::TooLarge { .. } => CLIPPER_TOO_LARGE,
                     Refused::Closed => return Err(refused(core)),
                 };
                 fail(code, why.to_string())
@@ -396,11 +411,15 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 /// Starts the native HTTP front on `host:port` (0: any free port), on the core thread, and writes the
 /// bound port to `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
 /// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
-/// `max_body_bytes` it reads and forwards one byte more than the limit, no further.
+/// `max_body_bytes` it reads and forwards one byte more than the limit, no further, and one declared
+/// over it is refused unread. A request head must arrive within `header_read_timeout_ms`, its body within
+/// `body_read_timeout_ms`, a kept-alive connection's next request within `idle_timeout_ms`, else the
+/// connection closes; over `max_connections` open, a new one is closed at once.
 ///
 /// # Safety
 /// `host` must point to `host_len` bytes; `out_port` writable.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn clipper_http_start(
     core: *const ClipperCore,
     host: *const u8,
@@ -408,6 +427,10 @@ pub unsafe extern "C" fn clipper_http_start(
     port: u32,
     fallback_port: u32,
     max_body_bytes: u64,
+    header_read_timeout_ms: u32,
+    body_read_timeout_ms: u32,
+    idle_timeout_ms: u32,
+    max_connections: u32,
     out_port: *mut u32,
 ) -> i32 {
     guard(|| {
@@ -418,11 +441,30 @@ pub unsafe extern "C" fn clipper_http_start(
         else {
             return fail(CLIPPER_INVALID_ARGUMENT, "Ports must be below 65536");
         };
+        let limits = [
+            header_read_timeout_ms,
+            body_read_timeout_ms,
+            idle_timeout_ms,
+            max_connections,
+        ];
+        if limits.contains(&0) {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                "Timeouts and the connection limit must be positive",
+            );
+        }
+        let millis = |ms: u32| Duration::from_millis(ms.into());
         let config = FrontConfig {
             host,
             port,
             fallback_port,
-            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            limits: Limits {
+                max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+                header_read_timeout: millis(header_read_timeout_ms),
+                body_read_timeout: millis(body_read_timeout_ms),
+                idle_timeout: millis(idle_timeout_ms),
+                max_connections: max_connections as usize,
+            },
         };
         let bound = core
             .front
@@ -744,6 +786,7 @@ mod tests {
                 1000,
                 1000,
                 max_outstanding,
+                max_outstanding,
                 cache_bytes,
                 MAX_MESSAGE_BYTES as u64,
                 &mut core,
@@ -792,6 +835,7 @@ mod tests {
                     1,
                     1,
                     1,
+                    1,
                     0,
                     limit,
                     &mut core,
@@ -806,7 +850,7 @@ mod tests {
     #[test]
     fn null_pointers_are_refused_with_a_status_and_a_message() {
         let mut core: *mut ClipperCore = std::ptr::null_mut();
-        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 0, 1, &mut core) };
+        let code = unsafe { clipper_core_new(std::ptr::null(), 0, 1, 1, 1, 1, 0, 1, &mut core) };
         assert_eq!(code, CLIPPER_NULL_POINTER);
         assert!(last_error().contains("endpoint"));
         assert_eq!(
@@ -840,7 +884,7 @@ mod tests {
         let (code, _) = submit(core, 99, 1000, 1, &good, &data);
         assert_eq!(code, CLIPPER_UNKNOWN_MODEL);
         let (code, _) = submit(core, model, 1000, 1, &[0u32; 12], &[]);
-        assert_eq!(code, CLIPPER_OVERLOADED);
+        assert_eq!(code, CLIPPER_TOO_LARGE);
         // With no container connected the two queries come back at once as "no connected model".
         let (code, hits) = submit(core, model, 1_000_000, 1, &good, &data);
         assert!(hits.is_empty());

@@ -7,15 +7,18 @@
 //! counters of what it answered (merged into `/metrics` by the frontend). Apps with a selection policy are
 //! answered here too: one drawn member, or every member combined by the deadline (`selection` explains the
 //! design), with the weights src/policy learns and publishes. Must not validate beyond what it is sure of,
-//! nor answer errors itself (save a 500 when that frontend cannot be reached), nor learn weights:
+//! nor answer errors itself (save a 500 when that frontend cannot be reached, and the refusals of load
+//! control, `serve`, in the frontend's words), nor learn weights:
 //! everything else goes unchanged to the TypeScript frontend's query server, which stays the one owner of
 //! routes, messages and error codes.
 //!
-//! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
-//! `selection` (draws, fan-out, combining), `metrics` (counters), `drain` (closing connections on stop).
+//! Files: `serve` (the server and one request's life), `limits` (what a client may hold and for how
+//! long), `predict` (bodies and answers), `apps` (the table), `selection` (draws, fan-out, combining),
+//! `metrics` (counters), `drain` (closing connections on stop).
 
 mod apps;
 mod drain;
+mod limits;
 mod metrics;
 pub mod predict;
 mod selection;
@@ -28,6 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::runtime::{listen, Runtime};
 pub use apps::AppTable;
+pub use limits::Limits;
 pub use metrics::FrontMetrics;
 
 /// Where the front listens and where it forwards.
@@ -37,7 +41,7 @@ pub struct FrontConfig<'a> {
     pub port: u16,
     /// The TypeScript frontend's query server, on loopback.
     pub fallback_port: u16,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
 }
 
 struct Running {
@@ -72,7 +76,7 @@ impl Front {
             shared: core.shared.clone(),
             apps: self.apps.clone(),
             metrics: self.metrics.clone(),
-            max_body_bytes: config.max_body_bytes,
+            limits: config.limits,
             fallback: format!("127.0.0.1:{}", config.fallback_port),
             client: serve::Context::client(),
             rng: selection::Rng::from_clock(),

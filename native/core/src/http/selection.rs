@@ -426,6 +426,7 @@ mod tests {
     use crate::engine::EngineConfig;
     use crate::http::predict::{status_named, write_embedded};
     use crate::http::{Front, FrontConfig};
+    use crate::runtime::submit::Admission;
     use crate::runtime::testing::{await_replicas, configure, Dealer};
     use crate::runtime::Runtime;
 
@@ -630,7 +631,7 @@ mod tests {
                 "tcp://127.0.0.1:0",
                 EngineConfig::default(),
                 0,
-                100,
+                Admission::total(100),
                 crate::rpc::zmtp::MAX_MESSAGE_BYTES,
             )
             .unwrap();
@@ -644,7 +645,7 @@ mod tests {
                 host: "127.0.0.1",
                 port: 0,
                 fallback_port,
-                max_body_bytes: 1 << 20,
+                limits: crate::http::Limits::generous(1 << 20),
             };
             let port = front.start(&runtime, &config).unwrap();
             Served {

@@ -4,8 +4,14 @@
 //! Owns the request's life on the native path: reading, submitting to one model (`Answers`, which a
 //! selection's fan-out shares), writing the body (`write_answers`) and counting (`record`). Apps with a
 //! selection policy go to `selection`; this file must not know how members are picked or combined.
+//!
+//! Load control happens here, before the frontend sees anything (`limits::Limits`): connections over the
+//! cap are closed at once, slow heads and idle connections by `limits::Watched`, slow bodies by a
+//! timeout. The refusals that must not wait for the frontend (a declared body over the limit, a query
+//! over an admission bound) are answered here, with the frontend's status, code and words
+//! (`refusal`); tests/limits_test.ts holds both paths to the same body.
 
-use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,22 +19,26 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use hyper::header::{
+    HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    TRANSFER_ENCODING,
+};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use super::apps::{AppRoute, AppTable};
 use super::drain::{Begun, Drain};
+use super::limits::{Limits, Phase, Watch, Watched};
 use super::metrics::FrontMetrics;
 use super::predict::{parse, write_answer, Parsed};
 use super::selection::Rng;
 use crate::completion::{Completion, Status};
-use crate::runtime::submit::{Inputs, Reply};
+use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Shared;
 
 pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
@@ -37,7 +47,7 @@ pub struct Context {
     pub shared: Arc<Shared>,
     pub apps: Arc<AppTable>,
     pub metrics: Arc<Mutex<FrontMetrics>>,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     /// `host:port` of the TypeScript frontend's query server.
     pub fallback: String,
     pub client: Client<HttpConnector, Body>,
@@ -67,6 +77,7 @@ pub async fn serve(
     mut stop: oneshot::Receiver<Duration>,
 ) {
     let drain = Drain::default();
+    let open = Arc::new(Semaphore::new(ctx.limits.max_connections));
     let drain_for = loop {
         let accepted = tokio::select! {
             drain_for = &mut stop => break drain_for.unwrap_or_default(),
@@ -81,31 +92,63 @@ pub async fn serve(
                 continue;
             }
         };
+        // Over the cap: closed at once, so that the connections there are keep being served.
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            count(&ctx, |load| &load.connections_refused);
+            continue;
+        };
         // Answers are small and latency matters more than segment count.
         let _ = stream.set_nodelay(true);
-        let ctx = ctx.clone();
+        let watch = Watch::new();
+        let io = TokioIo::new(Watched::new(stream, watch.clone(), ctx.limits));
         let begun = Arc::new(Begun::default());
-        let marks = begun.clone();
-        let service = hyper::service::service_fn(move |req| {
-            marks.mark();
-            handle(ctx.clone(), req)
-        });
+        let service = {
+            let (ctx, watch, marks) = (ctx.clone(), watch.clone(), begun.clone());
+            hyper::service::service_fn(move |req| {
+                marks.mark();
+                let (ctx, watch) = (ctx.clone(), watch.clone());
+                async move {
+                    watch.busy();
+                    let answered = handle(ctx, req).await;
+                    watch.idle();
+                    answered
+                }
+            })
+        };
+        // `Watched` times heads and idleness itself: hyper's own head timer would also run while idle.
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(drain.watch(connection, begun));
+            .header_read_timeout(None)
+            .serve_connection(io, service);
+        let served = drain.watch(connection, begun);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            // A client that hangs up mid-request is its own problem; one that was too slow is counted
+            // (hyper takes a timed-out read between requests for a clean close, so not by the result).
+            served.await;
+            match watch.expired() {
+                Some(Phase::Head) => count(&ctx, |load| &load.header_timeouts),
+                Some(Phase::Idle) => count(&ctx, |load| &load.idle_timeouts),
+                _ => {}
+            }
+            drop(permit);
+        });
     };
     drop(listener);
     let _ = tokio::time::timeout(drain_for, drain.shutdown()).await;
 }
 
+fn count(ctx: &Context, which: impl FnOnce(&crate::runtime::LoadCounters) -> &AtomicU64) {
+    which(&ctx.shared.load).fetch_add(1, Ordering::Relaxed);
+}
+
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.
-fn predict_app(req: &Request<Incoming>) -> Option<&str> {
-    if req.method() != Method::POST || req.uri().query().is_some() {
+fn predict_app(parts: &Parts) -> Option<&str> {
+    if parts.method != Method::POST || parts.uri.query().is_some() {
         return None;
     }
-    let app = req
-        .uri()
+    let app = parts
+        .uri
         .path()
         .strip_prefix('/')?
         .strip_suffix("/predict")?;
@@ -113,36 +156,92 @@ fn predict_app(req: &Request<Incoming>) -> Option<&str> {
     plain.then_some(app)
 }
 
-async fn handle(ctx: Arc<Context>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// The declared `content-length`, if any (hyper has checked that it is one number).
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// Every request's body is read here, within its time and up to one byte over the limit, so that neither
+/// a slow client nor a large body reaches the frontend; then the predict path takes it or the frontend
+/// gets it, framed anew.
+async fn handle(
+    ctx: Arc<Context>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
     let started = Instant::now();
-    let published = predict_app(&req).and_then(|app| Some((app.to_owned(), ctx.apps.get(app)?)));
-    let Some((app, route)) = published else {
-        return Ok(forward(&ctx, req).await);
-    };
+    let max_bytes = ctx.limits.max_body_bytes;
+    if declared_length(req.headers()).is_some_and(|declared| declared > max_bytes as u64) {
+        // Refused unread; the connection closes, as the unread body cannot be skipped.
+        let cause = format!("Cannot accept a request body over {max_bytes} bytes");
+        let mut response = refusal(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &cause);
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response);
+    }
     let (mut parts, body) = req.into_parts();
-    let Ok((body, whole)) = read_bounded(body, ctx.max_body_bytes).await else {
+    let read = tokio::time::timeout(ctx.limits.body_read_timeout, read_bounded(body, max_bytes));
+    let (body, whole) = match read.await {
+        Ok(Ok(read)) => read,
         // The client went away mid-body; nobody reads this.
-        return Ok(status_only(StatusCode::BAD_REQUEST));
+        Ok(Err(_)) => return Ok(status_only(StatusCode::BAD_REQUEST)),
+        Err(_) => {
+            count(&ctx, |load| &load.body_timeouts);
+            let why = "The client took too long to send its request body";
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+        }
     };
-    let parsed = if whole {
-        parse(&body, route.input_type)
-    } else {
-        None
+    let published = predict_app(&parts).and_then(|app| Some((app.to_owned(), ctx.apps.get(app)?)));
+    let parsed = match &published {
+        Some((_, route)) if whole => parse(&body, route.input_type),
+        _ => None,
     };
-    let answered = match parsed {
-        Some(parsed) => predict(&ctx, &app, &route, parsed, started).await,
-        None => None,
+    let answered = match (published, parsed) {
+        (Some((app, route)), Some(parsed)) => predict(&ctx, &app, &route, parsed, started).await,
+        _ => Ok(None),
     };
     Ok(match answered {
-        Some(json) => json_response(StatusCode::OK, json),
-        None => {
-            // The frontend gets the bytes read (one over the limit at most, enough for its 413), framed
-            // anew.
+        Ok(Some(json)) => json_response(StatusCode::OK, json),
+        Err(refused) => refused_response(&refused),
+        Ok(None) => {
+            // The frontend gets the bytes read (one over the limit at most, enough for its 413).
             parts.headers.remove(CONTENT_LENGTH);
             parts.headers.remove(TRANSFER_ENCODING);
             forward_parts(&ctx, parts, full(body)).await
         }
     })
+}
+
+/// Seconds a client refused for load should wait before trying again (src/api/query/routes.ts sends the
+/// same).
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// The answer to a submission refused for load: 503 to retry later, 413 for a request no retry can help.
+fn refused_response(refused: &Refused) -> Response<Body> {
+    let cause = refused.to_string();
+    match refused {
+        Refused::TooLarge { .. } => {
+            refusal(StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large", &cause)
+        }
+        _ => {
+            let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, "overloaded", &cause);
+            let retry = HeaderValue::from_static(RETRY_AFTER_SECONDS);
+            response.headers_mut().insert(RETRY_AFTER, retry);
+            response
+        }
+    }
+}
+
+/// An error the core answers itself, as the frontend would: `code`'s title and status are those of
+/// src/errors.ts.
+fn refusal(status: StatusCode, code: &str, cause: &str) -> Response<Body> {
+    let title = match code {
+        "body_too_large" => "Request body too large",
+        "batch_too_large" => "Input batch too large",
+        _ => "Serving core overloaded",
+    };
+    let body = serde_json::json!({ "error": title, "cause": cause, "code": code });
+    json_response(status, body.to_string())
 }
 
 /// Reads a body up to one byte over `max_bytes`; true when that was all of it.
@@ -198,6 +297,19 @@ impl Answers {
         at: usize,
         inputs: Inputs<'_>,
     ) -> bool {
+        self.try_submit(ctx, model, latency_slo_micros, at, inputs)
+            .is_ok()
+    }
+
+    /// `submit`, saying why the core refused.
+    pub fn try_submit(
+        &mut self,
+        ctx: &Context,
+        model: u32,
+        latency_slo_micros: u64,
+        at: usize,
+        inputs: Inputs<'_>,
+    ) -> Result<(), Refused> {
         let Answers {
             first,
             done,
@@ -218,7 +330,7 @@ impl Answers {
         for (slot, _) in &mut receivers[before..] {
             *slot += at;
         }
-        submitted.is_ok()
+        submitted
     }
 
     /// Every slot's completion once the engine answered them all, which it does by their deadline at the
@@ -264,24 +376,29 @@ pub fn write_answers(
     (json, defaults)
 }
 
-/// Answers a parsed predict request; None when the core refused it (the frontend then answers).
+/// Answers a parsed predict request; None leaves it to the frontend (as when the core refused a
+/// selection's member), and a refusal for load is the client's to hear.
 async fn predict(
     ctx: &Context,
     app: &str,
     route: &AppRoute,
     parsed: Parsed,
     started: Instant,
-) -> Option<Vec<u8>> {
+) -> Result<Option<Vec<u8>>, Refused> {
     if let Some(selection) = &route.selection {
-        return super::selection::predict(ctx, app, route, selection, parsed, started).await;
+        return Ok(super::selection::predict(ctx, app, route, selection, parsed, started).await);
     }
     let inputs = parsed.inputs();
     let count = inputs.count();
     let mut answers = Answers::new(ctx.shared.allocate_query_ids(count as u64), count);
     // Without a target every query gets the no-model default.
     if let Some(target) = &route.target {
-        if !answers.submit(ctx, target.model, route.latency_slo_micros, 0, inputs) {
-            return None;
+        match answers.try_submit(ctx, target.model, route.latency_slo_micros, 0, inputs) {
+            Err(refused @ (Refused::Overloaded { .. } | Refused::TooLarge { .. })) => {
+                return Err(refused)
+            }
+            Err(_) => return Ok(None),
+            Ok(()) => {}
         }
     }
     let done = answers.wait().await;
@@ -292,7 +409,7 @@ async fn predict(
     });
     let models = route.target.as_ref().map(|t| (t.label.as_str(), &done[..]));
     record(ctx, app, models, count, defaults, started);
-    Some(json)
+    Ok(Some(json))
 }
 
 /// Counts as src/api/query/routes.ts counts a predict request of `queries` queries, `defaults` of them
@@ -334,11 +451,6 @@ fn status_only(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = status;
     response
-}
-
-async fn forward(ctx: &Context, req: Request<Incoming>) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    forward_parts(ctx, parts, body.boxed_unsync()).await
 }
 
 /// Sends the request on to the TypeScript frontend and streams its answer back.

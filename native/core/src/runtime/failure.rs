@@ -138,7 +138,14 @@ mod tests {
 
     #[test]
     fn a_panic_on_the_core_thread_answers_every_waiting_query_and_refuses_the_next() {
-        let runtime = Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100).unwrap();
+        let runtime = Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            crate::runtime::submit::Admission::total(100),
+            crate::rpc::zmtp::MAX_MESSAGE_BYTES,
+        )
+        .unwrap();
         let model = configure(&runtime, "m");
         // A replica that takes batches and never answers them, so the queries wait.
         let mut dealer = Dealer::connect(&runtime, None);

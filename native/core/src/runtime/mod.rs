@@ -40,7 +40,8 @@ use tokio::sync::Notify;
 use self::router::{Inbound, Router};
 use crate::cache::PredictionCache;
 use crate::completion::{Completion, CompletionQueue};
-use crate::engine::{lock, Command, Engine, EngineConfig, ModelTable, Snapshot};
+use crate::engine::{lock, Command, Counters, Engine, EngineConfig, ModelTable, Snapshot};
+use submit::Admission;
 
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 /// The longest the engine sleeps without looking at the clock.
@@ -67,15 +68,42 @@ pub struct Shared {
     pub table: Arc<ModelTable>,
     /// Read by submitters on their own thread, filled by the engine as models answer.
     pub cache: Arc<Mutex<PredictionCache>>,
-    /// Queries submitted and not yet answered, for admission control.
+    /// Queries submitted and not yet answered, in all and per model, for admission control (`submit`).
     pub outstanding: AtomicUsize,
-    max_outstanding: usize,
+    outstanding_per_model: Mutex<HashMap<u32, usize>>,
+    admission: Admission,
+    /// What load control turned away, reported with the engine's counters.
+    pub load: LoadCounters,
     next_query_id: AtomicU64,
     /// Queries whose answer goes to a channel rather than the completion queue (`submit::Reply`).
     waiters: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Completion>>>,
     /// Container connections the router closed for announcing a frame over `--max-frame-bytes`; counted
     /// there, reported with the engine's counters.
     pub oversized_frames: AtomicU64,
+}
+
+/// What load control turned away, counted where it happens (submission, the query port's connections);
+/// `/metrics` reports them under `core`.
+#[derive(Default)]
+pub struct LoadCounters {
+    pub submissions_overloaded: AtomicU64,
+    pub submissions_too_large: AtomicU64,
+    pub connections_refused: AtomicU64,
+    pub header_timeouts: AtomicU64,
+    pub body_timeouts: AtomicU64,
+    pub idle_timeouts: AtomicU64,
+}
+
+impl LoadCounters {
+    fn read_into(&self, counters: &mut Counters) {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        counters.submissions_overloaded = read(&self.submissions_overloaded);
+        counters.submissions_too_large = read(&self.submissions_too_large);
+        counters.connections_refused = read(&self.connections_refused);
+        counters.header_timeouts = read(&self.header_timeouts);
+        counters.body_timeouts = read(&self.body_timeouts);
+        counters.idle_timeouts = read(&self.idle_timeouts);
+    }
 }
 
 /// Returned when the core thread has stopped.
@@ -150,6 +178,7 @@ impl Shared {
             .clone()?;
         snapshot.cache = lock(&self.cache).stats();
         snapshot.counters.oversized_frames = self.oversized_frames.load(Ordering::Relaxed);
+        self.load.read_into(&mut snapshot.counters);
         Some(snapshot)
     }
 }
@@ -189,14 +218,14 @@ fn tcp_address(endpoint: &str) -> Option<(&str, u16)> {
 
 impl Runtime {
     /// Binds the RPC socket at `endpoint` (`tcp://host:port`, e.g. `tcp://127.0.0.1:7000`) and starts the
-    /// core thread, with a prediction cache of `cache_capacity_bytes` (zero: none), at most
-    /// `max_outstanding` queries submitted and not yet answered, and containers disconnected when they
+    /// core thread, with a prediction cache of `cache_capacity_bytes` (zero: none), the bounds of
+    /// `admission` on queries submitted and not yet answered, and containers disconnected when they
     /// announce a frame over `max_frame_bytes`.
     pub fn start(
         endpoint: &str,
         config: EngineConfig,
         cache_capacity_bytes: usize,
-        max_outstanding: usize,
+        admission: Admission,
         max_frame_bytes: usize,
     ) -> Result<Runtime, String> {
         let cannot_bind =
@@ -228,7 +257,9 @@ impl Runtime {
             table: table.clone(),
             cache: cache.clone(),
             outstanding: AtomicUsize::new(0),
-            max_outstanding,
+            outstanding_per_model: Mutex::new(HashMap::new()),
+            admission,
+            load: LoadCounters::default(),
             next_query_id: AtomicU64::new(1),
             waiters: Mutex::new(HashMap::new()),
             oversized_frames: AtomicU64::new(0),
@@ -349,10 +380,11 @@ fn turn(
         *shared.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(engine.snapshot(now));
         *next_snapshot = now + SNAPSHOT_EVERY;
     }
-    let answered = engine.done.len();
-    if answered > 0 {
+    if !engine.done.is_empty() {
         shared.deliver(&mut engine.done);
-        shared.outstanding.fetch_sub(answered, Ordering::AcqRel);
+        for (model, answered) in engine.answered.drain() {
+            shared.release(model, answered);
+        }
     }
     shared.publish_wake_facts(engine)
 }
@@ -381,7 +413,7 @@ mod tests {
                 endpoint,
                 EngineConfig::default(),
                 0,
-                1,
+                Admission::total(1),
                 crate::rpc::zmtp::MAX_MESSAGE_BYTES,
             )
             .err()
@@ -392,7 +424,7 @@ mod tests {
             "tcp://127.0.0.1:0",
             EngineConfig::default(),
             0,
-            1,
+            Admission::total(1),
             crate::rpc::zmtp::MAX_MESSAGE_BYTES,
         )
         .unwrap();

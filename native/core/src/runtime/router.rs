@@ -338,6 +338,7 @@ mod tests {
 
     use crate::engine::EngineConfig;
     use crate::rpc::RPC_VERSION;
+    use crate::runtime::submit::Admission;
     use crate::runtime::testing::{await_replicas, Dealer, MSG_HEARTBEAT};
     use crate::runtime::Runtime;
 
@@ -361,7 +362,7 @@ mod tests {
             "tcp://127.0.0.1:0",
             EngineConfig::default(),
             0,
-            100,
+            Admission::total(100),
             crate::rpc::zmtp::MAX_MESSAGE_BYTES,
         )
         .unwrap()
@@ -412,8 +413,14 @@ mod tests {
     #[test]
     fn a_container_announcing_a_frame_over_the_limit_is_disconnected_and_counted_while_others_stay()
     {
-        let runtime =
-            Runtime::start("tcp://127.0.0.1:0", EngineConfig::default(), 0, 100, 1000).unwrap();
+        let runtime = Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            Admission::total(100),
+            1000,
+        )
+        .unwrap();
         let mut big = Dealer::connect(&runtime, Some(b"big"));
         big.introduce("big").unwrap();
         let mut small = Dealer::connect(&runtime, Some(b"small"));
