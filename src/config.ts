@@ -84,6 +84,18 @@ const FIELDS = {
     rule: z.string(),
     what: "a file holding the admin token (instead of --admin-token)",
   },
+  tls_cert: {
+    env: "CLIPPER_TLS_CERT",
+    fallback: "",
+    rule: z.string(),
+    what: "a PEM certificate chain file: the query and admin ports speak HTTPS (with --tls-key)",
+  },
+  tls_key: {
+    env: "CLIPPER_TLS_KEY",
+    fallback: "",
+    rule: z.string(),
+    what: "the PEM private key of --tls-cert",
+  },
 } as const;
 
 type Fields = typeof FIELDS;
@@ -138,6 +150,11 @@ export function loadConfig(
   if (config.admin_token !== "" && config.admin_token_file !== "") {
     throw new ConfigError(
       "Give the admin token once: --admin-token (CLIPPER_ADMIN_TOKEN) or --admin-token-file",
+    );
+  }
+  if ((config.tls_cert === "") !== (config.tls_key === "")) {
+    throw new ConfigError(
+      "Give both --tls-cert (CLIPPER_TLS_CERT) and --tls-key (CLIPPER_TLS_KEY), or neither",
     );
   }
   return Object.freeze(config) as Config;

@@ -45,10 +45,28 @@ async function adminToken(config: Config): Promise<string> {
   return token;
 }
 
+/**
+ * The admin port's certificate and key (read here so a bad path fails before anything starts). The admin
+ * port is still `Deno.serve`'s own, so it takes them itself; the core validates the same pair for the
+ * query port.
+ */
+async function adminTls(config: Config): Promise<{ cert: string; key: string } | object> {
+  if (config.tls_cert === "") return {};
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      throw new Error(`Cannot read --${flag} "${path}": ${(err as Error).message}`);
+    }
+  };
+  return { cert: await read("tls-cert", config.tls_cert), key: await read("tls-key", config.tls_key) };
+}
+
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const admin_token = await adminToken(config);
+  const admin_tls = await adminTls(config);
   if (admin_token === "" && !LOOPBACK.has(config.host)) {
     console.error(
       `WARNING: the management API on ${config.host}:${config.admin_port} takes writes from anyone who can ` +
@@ -112,11 +130,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
     }),
   );
 
-  const serve = (hostname: string, port: number, app: Hono) =>
-    Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
-  // The core serves the query port and forwards to this server what it does not answer itself.
+  const serve = (
+    hostname: string,
+    port: number,
+    app: Hono,
+    tls: { cert: string; key: string } | object = {},
+  ) => Deno.serve({ hostname, port, onListen: () => {}, ...tls }, app.fetch);
+  // The core serves the query port and forwards to this server what it does not answer itself: plain HTTP,
+  // as it never leaves the host.
   const query = serve("127.0.0.1", 0, queryApi);
-  const admin = serve(config.host, config.admin_port, adminApi);
+  const admin = serve(config.host, config.admin_port, adminApi, admin_tls);
   let query_port: number;
   try {
     query_port = core.startHttp({
@@ -124,6 +147,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       port: config.query_port,
       fallback_port: query.addr.port,
       max_body_bytes: config.max_body_bytes,
+      tls_cert: config.tls_cert,
+      tls_key: config.tls_key,
     });
   } catch (err) {
     await Promise.all([query.shutdown(), admin.shutdown()]);
@@ -189,9 +214,10 @@ if (import.meta.main) {
     console.error(`Cannot start Clipper: ${(err as Error).message}`);
     Deno.exit(1);
   }
+  const scheme = config.tls_cert === "" ? "http" : "https";
   console.log(
-    `Clipper is serving: queries on http://${config.host}:${server.query_port}, ` +
-      `management on http://${config.host}:${server.admin_port}/admin, ` +
+    `Clipper is serving: queries on ${scheme}://${config.host}:${server.query_port}, ` +
+      `management on ${scheme}://${config.host}:${server.admin_port}/admin, ` +
       `model containers on tcp://${config.host}:${config.rpc_port}`,
   );
   const stop = async () => {

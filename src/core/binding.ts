@@ -7,7 +7,7 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
@@ -60,10 +60,23 @@ export const SYMBOLS = {
   },
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
-  /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, out_port: *mut u32) ->
-   *  status: serves the query port natively, forwarding what it does not answer to 127.0.0.1:fallback_port. */
+  /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, tls_cert, tls_cert_len,
+   *  tls_key, tls_key_len, out_port: *mut u32) -> status: serves the query port natively (HTTPS with both
+   *  PEM paths), forwarding what it does not answer to 127.0.0.1:fallback_port over plain loopback HTTP. */
   clipper_http_start: {
-    parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "buffer"],
+    parameters: [
+      "pointer",
+      "buffer",
+      "usize",
+      "u32",
+      "u32",
+      "u64",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "buffer",
+    ],
     result: "i32",
   },
   /** (core) -> status: stops the native query port once the requests it took are answered (10 s at most).

@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
-use crate::http::{AppTable, Front, FrontConfig};
+use crate::http::{tls, AppTable, Front, FrontConfig};
 use crate::rpc::InputType;
 use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 4;
+pub const CLIPPER_ABI_VERSION: u32 = 5;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -361,10 +361,13 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 /// Starts the native HTTP front on `host:port` (0: any free port), on the core thread, and writes the
 /// bound port to `out_port`. It answers `POST /{app}/predict` for the apps of `clipper_http_set_apps` and forwards
 /// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
-/// `max_body_bytes` it reads and forwards one byte more than the limit, no further.
+/// `max_body_bytes` it reads and forwards one byte more than the limit, no further. With the PEM paths
+/// `tls_cert` and `tls_key` (both non-empty) it speaks HTTPS; a file that cannot be loaded is
+/// `CLIPPER_INVALID_ARGUMENT` with a message naming the flag and file.
 ///
 /// # Safety
-/// `host` must point to `host_len` bytes; `out_port` writable.
+/// `host` must point to `host_len` bytes, `tls_cert`/`tls_key` to their lengths (null when 0);
+/// `out_port` writable.
 #[no_mangle]
 pub unsafe extern "C" fn clipper_http_start(
     core: *const ClipperCore,
@@ -373,11 +376,29 @@ pub unsafe extern "C" fn clipper_http_start(
     port: u32,
     fallback_port: u32,
     max_body_bytes: u64,
+    tls_cert: *const u8,
+    tls_cert_len: usize,
+    tls_key: *const u8,
+    tls_key_len: usize,
     out_port: *mut u32,
 ) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         let host = str_arg(host, host_len, "host")?;
+        let tls = match (tls_cert_len, tls_key_len) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => {
+                return fail(
+                    CLIPPER_INVALID_ARGUMENT,
+                    "--tls-cert and --tls-key go together: give both or neither",
+                )
+            }
+            _ => {
+                let cert = str_arg(tls_cert, tls_cert_len, "tls_cert")?;
+                let key = str_arg(tls_key, tls_key_len, "tls_key")?;
+                Some(tls::load(cert, key).or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e))?)
+            }
+        };
         check(out_port, "out_port")?;
         let (Ok(port), Ok(fallback_port)) = (u16::try_from(port), u16::try_from(fallback_port))
         else {
@@ -388,6 +409,7 @@ pub unsafe extern "C" fn clipper_http_start(
             port,
             fallback_port,
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            tls,
         };
         let bound = core
             .front

@@ -12,13 +12,14 @@
 //! routes, messages and error codes.
 //!
 //! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
-//! `selection` (draws, fan-out, combining), `metrics` (counters).
+//! `selection` (draws, fan-out, combining), `metrics` (counters), `tls` (certificate loading, handshake).
 
 mod apps;
 mod metrics;
 pub mod predict;
 mod selection;
 mod serve;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +37,8 @@ pub struct FrontConfig<'a> {
     /// The TypeScript frontend's query server, on loopback.
     pub fallback_port: u16,
     pub max_body_bytes: usize,
+    /// `Some` makes the port speak HTTPS (`tls::load`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 struct Running {
@@ -70,6 +73,7 @@ impl Front {
             apps: self.apps.clone(),
             metrics: self.metrics.clone(),
             max_body_bytes: config.max_body_bytes,
+            tls: config.tls.clone(),
             fallback: format!("127.0.0.1:{}", config.fallback_port),
             client: serve::Context::client(),
             rng: selection::Rng::from_clock(),

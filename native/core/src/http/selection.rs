@@ -639,6 +639,7 @@ mod tests {
                 port: 0,
                 fallback_port,
                 max_body_bytes: 1 << 20,
+                tls: None,
             };
             let port = front.start(&runtime, &config).unwrap();
             Served {

@@ -19,7 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -27,6 +27,7 @@ use super::apps::{AppRoute, AppTable};
 use super::metrics::FrontMetrics;
 use super::predict::{parse, write_answer, Parsed};
 use super::selection::Rng;
+use super::tls;
 use crate::completion::{Completion, Status};
 use crate::runtime::submit::{Inputs, Reply};
 use crate::runtime::Shared;
@@ -38,6 +39,8 @@ pub struct Context {
     pub apps: Arc<AppTable>,
     pub metrics: Arc<Mutex<FrontMetrics>>,
     pub max_body_bytes: usize,
+    /// Set when the port speaks HTTPS (`--tls-cert`/`--tls-key`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// `host:port` of the TypeScript frontend's query server.
     pub fallback: String,
     pub client: Client<HttpConnector, Body>,
@@ -83,16 +86,32 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, mut stop: oneshot::
         // Answers are small and latency matters more than segment count.
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        // A client that hangs up mid-request is its own problem; nothing to report.
-        tokio::spawn(async move { drop(connection.await) });
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            match ctx.tls.clone() {
+                None => serve_connection(stream, ctx, watcher).await,
+                Some(acceptor) => {
+                    if let Some(stream) = tls::handshake(&acceptor, stream).await {
+                        serve_connection(stream, ctx, watcher).await;
+                    }
+                }
+            }
+        });
     }
     drop(listener);
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+async fn serve_connection<S>(stream: S, ctx: Arc<Context>, watcher: Watcher)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service);
+    // A client that hangs up mid-request is its own problem; nothing to report.
+    drop(watcher.watch(connection).await);
 }
 
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.
