@@ -139,9 +139,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // The core serves the query port and forwards to this server what it does not answer itself: plain HTTP,
   // as it never leaves the host.
   const query = serve("127.0.0.1", 0, queryApi);
-  const admin = serve(config.host, config.admin_port, adminApi, admin_tls);
+  let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   let query_port: number;
   try {
+    // The core first: it checks the TLS pair with errors naming the flags before Deno.serve takes it.
     query_port = core.startHttp({
       host: config.host,
       port: config.query_port,
@@ -150,8 +151,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       tls_cert: config.tls_cert,
       tls_key: config.tls_key,
     });
+    admin = serve(config.host, config.admin_port, adminApi, admin_tls);
   } catch (err) {
-    await Promise.all([query.shutdown(), admin.shutdown()]);
+    await core.stopHttp();
+    await Promise.all([query.shutdown(), admin?.shutdown()]);
     stopSync();
     await core.close();
     throw err;

@@ -88,3 +88,28 @@ Deno.test("a certificate without its key stops start-up with a message naming bo
   const err = new TextDecoder().decode(out.stderr);
   assert.ok(err.includes("--tls-cert") && err.includes("--tls-key"), err);
 });
+
+Deno.test("a key that does not fit the certificate stops start-up naming both flags and files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "clipper-tls-" });
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    const [a, b] = [await selfSigned(`${dir}/a`), await selfSigned(`${dir}/b`)];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../src/main.ts", import.meta.url).pathname,
+        ...["--query-port", "0", "--admin-port", "0", "--rpc-port", "0", "--state-dir", `${dir}/state`],
+        ...["--tls-cert", a.cert, "--tls-key", b.key],
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 1);
+    const err = new TextDecoder().decode(out.stderr);
+    assert.ok(err.includes(`--tls-key "${b.key}" does not fit --tls-cert "${a.cert}"`), err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -109,9 +109,9 @@ export interface NativeHttpOptions {
   /** The frontend's own query server on loopback, which answers whatever the native port forwards. */
   readonly fallback_port: number;
   readonly max_body_bytes: number;
-  /** PEM file paths; both non-empty: the port speaks HTTPS. */
-  readonly tls_cert: string;
-  readonly tls_key: string;
+  /** PEM file paths; both given: the port speaks HTTPS. */
+  readonly tls_cert?: string;
+  readonly tls_key?: string;
 }
 
 const RECORD_HEADER_BYTES = 24;
@@ -252,7 +252,7 @@ export class ServingCore {
    */
   startHttp(options: NativeHttpOptions): number {
     const host = encoder.encode(options.host);
-    const [cert, key] = [encoder.encode(options.tls_cert), encoder.encode(options.tls_key)];
+    const [cert, key] = [encoder.encode(options.tls_cert ?? ""), encoder.encode(options.tls_key ?? "")];
     const out = new Uint32Array(1);
     unwrap(
       this.#lib,
