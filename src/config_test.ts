@@ -46,3 +46,10 @@ Deno.test("an admin token is at least 16 characters, given once, and never echoe
     /Give the admin token once/,
   );
 });
+
+Deno.test("a TLS certificate and key are given together or not at all", () => {
+  const both = loadConfig(["--tls-cert", "c.pem"], { CLIPPER_TLS_KEY: "k.pem" });
+  assert.deepEqual([both.tls_cert, both.tls_key], ["c.pem", "k.pem"]);
+  assert.throws(() => loadConfig(["--tls-cert", "c.pem"], {}), /--tls-cert.*--tls-key/);
+  assert.throws(() => loadConfig([], { CLIPPER_TLS_KEY: "k.pem" }), ConfigError);
+});
