@@ -45,28 +45,10 @@ async function adminToken(config: Config): Promise<string> {
   return token;
 }
 
-/**
- * The admin port's certificate and key (read here so a bad path fails before anything starts). The admin
- * port is still `Deno.serve`'s own, so it takes them itself; the core validates the same pair for the
- * query port.
- */
-async function adminTls(config: Config): Promise<{ cert: string; key: string } | object> {
-  if (config.tls_cert === "") return {};
-  const read = async (flag: string, path: string) => {
-    try {
-      return await Deno.readTextFile(path);
-    } catch (err) {
-      throw new Error(`Cannot read --${flag} "${path}": ${(err as Error).message}`);
-    }
-  };
-  return { cert: await read("tls-cert", config.tls_cert), key: await read("tls-key", config.tls_key) };
-}
-
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export async function startServer(config: Config): Promise<RunningServer> {
   const admin_token = await adminToken(config);
-  const admin_tls = await adminTls(config);
   if (admin_token === "" && !LOOPBACK.has(config.host)) {
     console.error(
       `WARNING: the management API on ${config.host}:${config.admin_port} takes writes from anyone who can ` +
@@ -130,31 +112,31 @@ export async function startServer(config: Config): Promise<RunningServer> {
     }),
   );
 
-  const serve = (
-    hostname: string,
-    port: number,
-    app: Hono,
-    tls: { cert: string; key: string } | object = {},
-  ) => Deno.serve({ hostname, port, onListen: () => {}, ...tls }, app.fetch);
-  // The core serves the query port and forwards to this server what it does not answer itself: plain HTTP,
-  // as it never leaves the host.
+  const serve = (hostname: string, port: number, app: Hono) =>
+    Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
+  // The core serves the query port and forwards to this server what it does not answer itself, and the
+  // admin port, forwarding everything to the second: plain HTTP, as it never leaves the host.
   const query = serve("127.0.0.1", 0, queryApi);
-  let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
+  const admin = serve("127.0.0.1", 0, adminApi);
   let query_port: number;
+  let admin_port: number;
   try {
-    // The core first: it checks the TLS pair with errors naming the flags before Deno.serve takes it.
-    query_port = core.startHttp({
+    const front = {
       host: config.host,
-      port: config.query_port,
-      fallback_port: query.addr.port,
       max_body_bytes: config.max_body_bytes,
       tls_cert: config.tls_cert,
       tls_key: config.tls_key,
+    };
+    query_port = core.startHttp({ ...front, port: config.query_port, fallback_port: query.addr.port });
+    admin_port = core.startHttp({
+      ...front,
+      port: config.admin_port,
+      fallback_port: admin.addr.port,
+      admin: true,
     });
-    admin = serve(config.host, config.admin_port, adminApi, admin_tls);
   } catch (err) {
     await core.stopHttp();
-    await Promise.all([query.shutdown(), admin?.shutdown()]);
+    await Promise.all([query.shutdown(), admin.shutdown()]);
     stopSync();
     await core.close();
     throw err;
@@ -162,7 +144,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   return {
     query_port,
-    admin_port: admin.addr.port,
+    admin_port,
     // Once: `deno task` forwards a signal to this process, so a group's SIGTERM can arrive twice.
     close: () =>
       closing ??= (async () => {

@@ -61,8 +61,9 @@ export const SYMBOLS = {
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, tls_cert, tls_cert_len,
-   *  tls_key, tls_key_len, out_port: *mut u32) -> status: serves the query port natively (HTTPS with both
-   *  PEM paths), forwarding what it does not answer to 127.0.0.1:fallback_port over plain loopback HTTP. */
+   *  tls_key, tls_key_len, admin: u32, out_port: *mut u32) -> status: serves the query port natively (HTTPS
+   *  with both PEM paths), forwarding what it does not answer to 127.0.0.1:fallback_port over plain loopback
+   *  HTTP; with admin 1, the admin port, which forwards everything. */
   clipper_http_start: {
     parameters: [
       "pointer",
@@ -75,12 +76,13 @@ export const SYMBOLS = {
       "usize",
       "buffer",
       "usize",
+      "u32",
       "buffer",
     ],
     result: "i32",
   },
-  /** (core) -> status: stops the native query port once the requests it took are answered (10 s at most).
-   *  Idempotent. Blocks, and forwarded requests need the main thread, so it runs off it. */
+  /** (core) -> status: stops the native query and admin ports once the requests they took are answered
+   *  (10 s at most). Idempotent. Blocks, and forwarded requests need the main thread, so it runs off it. */
   clipper_http_stop: { parameters: ["pointer"], result: "i32", nonblocking: true },
   /** (core, json, json_len) -> status: replaces the app table the native query port answers from
    *  (selections and their users' weights included). */

@@ -112,6 +112,8 @@ export interface NativeHttpOptions {
   /** PEM file paths; both given: the port speaks HTTPS. */
   readonly tls_cert?: string;
   readonly tls_key?: string;
+  /** The admin port: the core answers nothing there and forwards every request to `fallback_port`. */
+  readonly admin?: boolean;
 }
 
 const RECORD_HEADER_BYTES = 24;
@@ -248,7 +250,9 @@ export class ServingCore {
 
   /**
    * Serves the query port from the core itself: it answers `POST /{app}/predict` for the published apps
-   * and forwards every other request to `127.0.0.1:fallback_port`. Returns the bound port.
+   * and forwards every other request to `127.0.0.1:fallback_port`. Returns the bound port. With `admin`,
+   * it serves the admin port the same way, forwarding everything (so TLS and connection limits apply there
+   * too).
    */
   startHttp(options: NativeHttpOptions): number {
     const host = encoder.encode(options.host);
@@ -267,13 +271,14 @@ export class ServingCore {
         BigInt(cert.length),
         key,
         BigInt(key.length),
+        options.admin ? 1 : 0,
         out,
       ),
     );
     return out[0]!;
   }
 
-  /** Stops the native query port once the requests it took are answered (10 s at most). */
+  /** Stops the native query and admin ports once the requests it took are answered (10 s at most). */
   async stopHttp(): Promise<void> {
     if (this.#closed) return;
     const code = await this.#lib.symbols.clipper_http_stop(this.#handle);

@@ -39,6 +39,9 @@ pub const CLIPPER_PANIC: i32 = 9;
 pub struct ClipperCore {
     runtime: Runtime,
     front: Front,
+    /// The admin port: its app table stays empty, so it forwards every request to the frontend's admin
+    /// server on loopback, and TLS and the connection limits apply to it from here.
+    admin: Front,
 }
 
 thread_local! {
@@ -150,6 +153,7 @@ pub unsafe extern "C" fn clipper_core_new(
         let core = Box::new(ClipperCore {
             runtime,
             front: Front::default(),
+            admin: Front::default(),
         });
         write_out(out_core, Box::into_raw(core), "out_core")
     })
@@ -165,6 +169,7 @@ pub unsafe extern "C" fn clipper_core_close(core: *const ClipperCore) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         core.front.stop();
+        core.admin.stop();
         core.runtime.stop();
         Ok(())
     })
@@ -363,7 +368,8 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 /// everything else to the frontend's own query server on `127.0.0.1:fallback_port`; of a body over
 /// `max_body_bytes` it reads and forwards one byte more than the limit, no further. With the PEM paths
 /// `tls_cert` and `tls_key` (both non-empty) it speaks HTTPS; a file that cannot be loaded is
-/// `CLIPPER_INVALID_ARGUMENT` with a message naming the flag and file.
+/// `CLIPPER_INVALID_ARGUMENT` with a message naming the flag and file. With `admin` 1 it starts the admin
+/// port's front instead, which answers nothing itself and forwards every request to `fallback_port`.
 ///
 /// # Safety
 /// `host` must point to `host_len` bytes, `tls_cert`/`tls_key` to their lengths (null when 0);
@@ -380,6 +386,7 @@ pub unsafe extern "C" fn clipper_http_start(
     tls_cert_len: usize,
     tls_key: *const u8,
     tls_key_len: usize,
+    admin: u32,
     out_port: *mut u32,
 ) -> i32 {
     guard(|| {
@@ -411,8 +418,8 @@ pub unsafe extern "C" fn clipper_http_start(
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
             tls,
         };
-        let bound = core
-            .front
+        let front = if admin == 1 { &core.admin } else { &core.front };
+        let bound = front
             .start(&core.runtime, &config)
             .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         write_out(out_port, bound.into(), "out_port")
@@ -428,7 +435,9 @@ pub unsafe extern "C" fn clipper_http_start(
 #[no_mangle]
 pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore) -> i32 {
     guard(|| {
-        core_ref(core)?.front.stop();
+        let core = core_ref(core)?;
+        core.front.stop();
+        core.admin.stop();
         Ok(())
     })
 }

@@ -60,11 +60,11 @@ impl Front {
     pub fn start(&self, core: &Runtime, config: &FrontConfig<'_>) -> Result<u16, String> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
-            return Err("The query front is already serving".into());
+            return Err("This front is already serving".into());
         }
         let (listener, bound) = listen(&core.handle, (config.host, config.port)).map_err(|e| {
             let address = format!("{}:{}", config.host, config.port);
-            format!("Cannot bind the query port \"{address}\": {e}")
+            format!("Cannot bind \"{address}\": {e}")
         })?;
         let (stop, stopped) = oneshot::channel();
         let (end, ended) = std::sync::mpsc::sync_channel::<()>(0);
