@@ -11,6 +11,9 @@
 //! everything else goes unchanged to the TypeScript frontend's query server, which stays the one owner of
 //! routes, messages and error codes.
 //!
+//! The admin port is a second `Front` whose app table stays empty: it forwards every request to the
+//! frontend's management server, so TLS (`tls`) and connection limits apply to both ports from here.
+//!
 //! Files: `serve` (the server and one request's life), `predict` (bodies and answers), `apps` (the table),
 //! `selection` (draws, fan-out, combining), `metrics` (counters), `tls` (certificate loading, handshake).
 
