@@ -129,6 +129,18 @@ const FIELDS = {
     rule: positive.max(2 ** 32 - 1),
     what: "a positive integer of milliseconds, at most 4294967295",
   },
+  tls_cert: {
+    env: "CLIPPER_TLS_CERT",
+    fallback: "",
+    rule: z.string(),
+    what: "a PEM certificate chain file: the query and admin ports speak HTTPS (with --tls-key)",
+  },
+  tls_key: {
+    env: "CLIPPER_TLS_KEY",
+    fallback: "",
+    rule: z.string(),
+    what: "the PEM private key of --tls-cert",
+  },
 } as const;
 
 type Fields = typeof FIELDS;
@@ -188,6 +200,11 @@ export function loadConfig(
   if ((config.max_frame_bytes as number) < (config.max_body_bytes as number)) {
     throw new ConfigError(
       `Invalid setting --max-frame-bytes (CLIPPER_MAX_FRAME_BYTES): expected no less than --max-body-bytes (${config.max_body_bytes}), got "${config.max_frame_bytes}"`,
+    );
+  }
+  if ((config.tls_cert === "") !== (config.tls_key === "")) {
+    throw new ConfigError(
+      "Give both --tls-cert (CLIPPER_TLS_CERT) and --tls-key (CLIPPER_TLS_KEY), or neither",
     );
   }
   return Object.freeze(config) as Config;

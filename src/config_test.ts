@@ -57,3 +57,10 @@ Deno.test("the frame limit defaults to 64 MiB, stays within 1 GiB and no lower t
     /no less than --max-body-bytes \(1001\), got "1000"/,
   );
 });
+
+Deno.test("a TLS certificate and key are given together or not at all", () => {
+  const both = loadConfig(["--tls-cert", "c.pem"], { CLIPPER_TLS_KEY: "k.pem" });
+  assert.deepEqual([both.tls_cert, both.tls_key], ["c.pem", "k.pem"]);
+  assert.throws(() => loadConfig(["--tls-cert", "c.pem"], {}), /--tls-cert.*--tls-key/);
+  assert.throws(() => loadConfig([], { CLIPPER_TLS_KEY: "k.pem" }), ConfigError);
+});

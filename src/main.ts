@@ -120,22 +120,32 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   const serve = (hostname: string, port: number, app: Hono) =>
     Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
-  // The core serves the query port and forwards to this server what it does not answer itself.
+  // The core serves the query port and forwards to this server what it does not answer itself, and the
+  // admin port, forwarding everything to the second: plain HTTP, as it never leaves the host.
   const query = serve("127.0.0.1", 0, queryApi);
-  const admin = serve(config.host, config.admin_port, adminApi);
+  const admin = serve("127.0.0.1", 0, adminApi);
   let query_port: number;
+  let admin_port: number;
   try {
-    query_port = core.startHttp({
+    const front = {
       host: config.host,
-      port: config.query_port,
-      fallback_port: query.addr.port,
       max_body_bytes: config.max_body_bytes,
       header_read_timeout_millis: config.header_read_timeout_millis,
       body_read_timeout_millis: config.body_read_timeout_millis,
       idle_timeout_millis: config.idle_timeout_millis,
       max_connections: config.max_connections,
+      tls_cert: config.tls_cert,
+      tls_key: config.tls_key,
+    };
+    query_port = core.startHttp({ ...front, port: config.query_port, fallback_port: query.addr.port });
+    admin_port = core.startHttp({
+      ...front,
+      port: config.admin_port,
+      fallback_port: admin.addr.port,
+      admin: true,
     });
   } catch (err) {
+    await core.stopHttp(0);
     await Promise.all([query.shutdown(), admin.shutdown()]);
     stopSync();
     await core.close();
@@ -144,7 +154,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   return {
     query_port,
-    admin_port: admin.addr.port,
+    admin_port,
     failed: core.failed,
     injectCorePanic: () => core.debugPanic(),
     // Once: `deno task` forwards a signal to this process, so a group's SIGTERM can arrive twice.
@@ -201,9 +211,10 @@ if (import.meta.main) {
     console.error(`Cannot start Clipper: ${(err as Error).message}`);
     Deno.exit(1);
   }
+  const scheme = config.tls_cert === "" ? "http" : "https";
   console.log(
-    `Clipper is serving: queries on http://${config.host}:${server.query_port}, ` +
-      `management on http://${config.host}:${server.admin_port}/admin, ` +
+    `Clipper is serving: queries on ${scheme}://${config.host}:${server.query_port}, ` +
+      `management on ${scheme}://${config.host}:${server.admin_port}/admin, ` +
       `model containers on tcp://${config.host}:${config.rpc_port}`,
   );
   const stop = async () => {

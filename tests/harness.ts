@@ -39,8 +39,8 @@ export interface JsonResponse {
   text: string;
 }
 
-async function request(url: string, init?: RequestInit): Promise<JsonResponse> {
-  const res = await fetch(url, init);
+async function request(url: string, init?: RequestInit, client?: Deno.HttpClient): Promise<JsonResponse> {
+  const res = await fetch(url, { ...init, client });
   const text = await res.text();
   let body: unknown = undefined;
   try {
@@ -58,23 +58,28 @@ export class Server {
     readonly rpc_port: number,
     private readonly child: Deno.ChildProcess,
     readonly state_dir: string,
+    /** Trusts the test's certificate authority when the server speaks HTTPS. */
+    readonly client?: Deno.HttpClient,
   ) {}
 
   /**
    * Starts a server; `state_dir` defaults to a fresh temporary directory. Ports are picked free just
    * before the start, and another process can take one in between (an outgoing connection's local port):
-   * a server that exits before answering is started again on fresh ports.
+   * a server that exits before answering is started again on fresh ports. With `ca_pem`, the server was
+   * given `--tls-cert`/`--tls-key` in `extra_args` and is spoken to over HTTPS trusting that certificate.
    */
-  static async start(extra_args: string[] = [], state_dir?: string): Promise<Server> {
+  static async start(extra_args: string[] = [], state_dir?: string, ca_pem?: string): Promise<Server> {
     const dir = state_dir ?? await Deno.makeTempDir({ prefix: "clipper-state-" });
     for (let attempt = 1;; attempt++) {
-      const server = Server.#spawn(extra_args, dir);
+      const server = Server.#spawn(extra_args, dir, ca_pem);
       let exited = false;
       server.child.status.then(() => exited = true);
       const until = Date.now() + 15_000;
       while (!exited && Date.now() < until) {
         try {
-          if ((await request(`${server.admin_url}/admin/ping`)).status === 200) return server;
+          if ((await request(`${server.admin_url}/admin/ping`, {}, server.client)).status === 200) {
+            return server;
+          }
         } catch {
           // Not listening yet.
         }
@@ -87,7 +92,7 @@ export class Server {
     }
   }
 
-  static #spawn(extra_args: string[], dir: string): Server {
+  static #spawn(extra_args: string[], dir: string, ca_pem?: string): Server {
     const [query, admin, rpc] = [freePort(), freePort(), freePort()];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -107,7 +112,16 @@ export class Server {
       stdout: "null",
       stderr: "inherit",
     }).spawn();
-    return new Server(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}`, rpc, child, dir);
+    const scheme = ca_pem === undefined ? "http" : "https";
+    const client = ca_pem === undefined ? undefined : Deno.createHttpClient({ caCerts: [ca_pem] });
+    return new Server(
+      `${scheme}://127.0.0.1:${query}`,
+      `${scheme}://127.0.0.1:${admin}`,
+      rpc,
+      child,
+      dir,
+      client,
+    );
   }
 
   admin(endpoint: string, body: unknown): Promise<JsonResponse> {
@@ -115,7 +129,7 @@ export class Server {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body),
-    });
+    }, this.client);
   }
 
   /** Registers an app, a model version and the link between them; fails the test on any refusal. */
@@ -154,11 +168,11 @@ export class Server {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body),
-    });
+    }, this.client);
   }
 
   get(path: string): Promise<JsonResponse> {
-    return request(`${this.query_url}${path}`);
+    return request(`${this.query_url}${path}`, {}, this.client);
   }
 
   /** Waits until `count` replicas of `model` are connected (longer for models that train at start). */
@@ -197,7 +211,9 @@ export class Server {
     } catch {
       // Already gone.
     }
-    return await this.child.status;
+    const status = await this.child.status;
+    this.client?.close();
+    return status;
   }
 }
 

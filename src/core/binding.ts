@@ -63,15 +63,34 @@ export const SYMBOLS = {
   /** (core, buf, buf_len, out_len: *mut u64) -> status; JSON of replicas and counters. */
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, header_read_timeout_ms,
-   *  body_read_timeout_ms, idle_timeout_ms, max_connections, out_port: *mut u32) -> status: serves the
-   *  query port natively, forwarding what it does not answer to 127.0.0.1:fallback_port. */
+   *  body_read_timeout_ms, idle_timeout_ms, max_connections, tls_cert, tls_cert_len, tls_key, tls_key_len,
+   *  admin: u32, out_port: *mut u32) -> status: serves the query port natively (HTTPS with both PEM
+   *  paths), forwarding what it does not answer to 127.0.0.1:fallback_port over plain loopback HTTP; with
+   *  admin 1, the admin port, which forwards everything. */
   clipper_http_start: {
-    parameters: ["pointer", "buffer", "usize", "u32", "u32", "u64", "u32", "u32", "u32", "u32", "buffer"],
+    parameters: [
+      "pointer",
+      "buffer",
+      "usize",
+      "u32",
+      "u32",
+      "u64",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "u32",
+      "buffer",
+    ],
     result: "i32",
   },
-  /** (core, drain_timeout_ms) -> status: stops the native query port once the requests it took are
-   *  answered (drain_timeout_ms at most). Idempotent. Blocks, and forwarded requests need the main thread,
-   *  so it runs off it. */
+  /** (core, drain_timeout_ms) -> status: stops the native query and admin ports once the requests they
+   *  took are answered (drain_timeout_ms at most). Idempotent. Blocks, and forwarded requests need the main
+   *  thread, so it runs off it. */
   clipper_http_stop: { parameters: ["pointer", "u32"], result: "i32", nonblocking: true },
   /** (core, json, json_len) -> status: replaces the app table the native query port answers from
    *  (selections and their users' weights included). */

@@ -125,6 +125,11 @@ export interface NativeHttpOptions {
   readonly idle_timeout_millis: number;
   /** Connections open at once; one more is closed at once. */
   readonly max_connections: number;
+  /** PEM file paths; both given: the port speaks HTTPS. */
+  readonly tls_cert?: string;
+  readonly tls_key?: string;
+  /** The admin port: the core answers nothing there and forwards every request to `fallback_port`. */
+  readonly admin?: boolean;
 }
 
 const RECORD_HEADER_BYTES = 24;
@@ -267,10 +272,13 @@ export class ServingCore {
 
   /**
    * Serves the query port from the core itself: it answers `POST /{app}/predict` for the published apps
-   * and forwards every other request to `127.0.0.1:fallback_port`. Returns the bound port.
+   * and forwards every other request to `127.0.0.1:fallback_port`. Returns the bound port. With `admin`,
+   * it serves the admin port the same way, forwarding everything (so TLS and connection limits apply there
+   * too).
    */
   startHttp(options: NativeHttpOptions): number {
     const host = encoder.encode(options.host);
+    const [cert, key] = [encoder.encode(options.tls_cert ?? ""), encoder.encode(options.tls_key ?? "")];
     const out = new Uint32Array(1);
     unwrap(
       this.#lib,
@@ -285,13 +293,19 @@ export class ServingCore {
         options.body_read_timeout_millis,
         options.idle_timeout_millis,
         options.max_connections,
+        cert,
+        BigInt(cert.length),
+        key,
+        BigInt(key.length),
+        options.admin ? 1 : 0,
         out,
       ),
     );
     return out[0]!;
   }
 
-  /** Stops the native query port once the requests it took are answered (`drain_timeout_millis` at most). */
+  /** Stops the native query and admin ports once the requests they took are answered
+   *  (`drain_timeout_millis` at most). */
   async stopHttp(drain_timeout_millis: number): Promise<void> {
     if (this.#closed) return;
     const code = await this.#lib.symbols.clipper_http_stop(this.#handle, drain_timeout_millis);

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
-use crate::http::{AppTable, Front, FrontConfig, Limits};
+use crate::http::{tls, AppTable, Front, FrontConfig, Limits};
 use crate::rpc::zmtp::MAX_MESSAGE_BYTES;
 use crate::rpc::InputType;
 use crate::runtime::submit::{Admission, Inputs, Refused, Reply};
@@ -54,6 +54,9 @@ pub struct ClipperCore {
     front: Front,
     /// Whether `clipper_debug_panic` may act (`FAULT_INJECTION_VAR` at start).
     fault_injection: bool,
+    /// The admin port: its app table stays empty, so it forwards every request to the frontend's admin
+    /// server on loopback, and TLS and the connection limits apply to it from here.
+    admin: Front,
 }
 
 thread_local! {
@@ -198,6 +201,7 @@ pub unsafe extern "C" fn clipper_core_new(
             runtime,
             front: Front::default(),
             fault_injection: std::env::var(FAULT_INJECTION_VAR).is_ok_and(|v| v == "1"),
+            admin: Front::default(),
         });
         write_out(out_core, Box::into_raw(core), "out_core")
     })
@@ -213,6 +217,7 @@ pub unsafe extern "C" fn clipper_core_close(core: *const ClipperCore) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         core.front.stop(Duration::ZERO);
+        core.admin.stop(Duration::ZERO);
         core.runtime.stop();
         Ok(())
     })
@@ -414,10 +419,14 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 /// `max_body_bytes` it reads and forwards one byte more than the limit, no further, and one declared
 /// over it is refused unread. A request head must arrive within `header_read_timeout_ms`, its body within
 /// `body_read_timeout_ms`, a kept-alive connection's next request within `idle_timeout_ms`, else the
-/// connection closes; over `max_connections` open, a new one is closed at once.
+/// connection closes; over `max_connections` open, a new one is closed at once. With the PEM paths
+/// `tls_cert` and `tls_key` (both non-empty) it speaks HTTPS; a file that cannot be loaded is
+/// `CLIPPER_INVALID_ARGUMENT` with a message naming the flag and file. With `admin` 1 it starts the admin
+/// port's front instead, which answers nothing itself and forwards every request to `fallback_port`.
 ///
 /// # Safety
-/// `host` must point to `host_len` bytes; `out_port` writable.
+/// `host` must point to `host_len` bytes, `tls_cert`/`tls_key` to their lengths (null when 0);
+/// `out_port` writable.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn clipper_http_start(
@@ -431,11 +440,30 @@ pub unsafe extern "C" fn clipper_http_start(
     body_read_timeout_ms: u32,
     idle_timeout_ms: u32,
     max_connections: u32,
+    tls_cert: *const u8,
+    tls_cert_len: usize,
+    tls_key: *const u8,
+    tls_key_len: usize,
+    admin: u32,
     out_port: *mut u32,
 ) -> i32 {
     guard(|| {
         let core = core_ref(core)?;
         let host = str_arg(host, host_len, "host")?;
+        let tls = match (tls_cert_len, tls_key_len) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => {
+                return fail(
+                    CLIPPER_INVALID_ARGUMENT,
+                    "--tls-cert and --tls-key go together: give both or neither",
+                )
+            }
+            _ => {
+                let cert = str_arg(tls_cert, tls_cert_len, "tls_cert")?;
+                let key = str_arg(tls_key, tls_key_len, "tls_key")?;
+                Some(tls::load(cert, key).or_else(|e| fail(CLIPPER_INVALID_ARGUMENT, e))?)
+            }
+        };
         check(out_port, "out_port")?;
         let (Ok(port), Ok(fallback_port)) = (u16::try_from(port), u16::try_from(fallback_port))
         else {
@@ -465,9 +493,10 @@ pub unsafe extern "C" fn clipper_http_start(
                 idle_timeout: millis(idle_timeout_ms),
                 max_connections: max_connections as usize,
             },
+            tls,
         };
-        let bound = core
-            .front
+        let front = if admin == 1 { &core.admin } else { &core.front };
+        let bound = front
             .start(&core.runtime, &config)
             .or_else(|e| fail(CLIPPER_BIND_FAILED, e))?;
         write_out(out_port, bound.into(), "out_port")
@@ -484,7 +513,9 @@ pub unsafe extern "C" fn clipper_http_start(
 pub unsafe extern "C" fn clipper_http_stop(core: *const ClipperCore, drain_timeout_ms: u32) -> i32 {
     guard(|| {
         let drain = Duration::from_millis(drain_timeout_ms.into());
-        core_ref(core)?.front.stop(drain);
+        let core = core_ref(core)?;
+        core.front.stop(drain);
+        core.admin.stop(drain);
         Ok(())
     })
 }

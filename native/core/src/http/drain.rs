@@ -6,7 +6,6 @@
 //! Owns only the drain signal and each connection's "has it begun a request" mark; the caller bounds the
 //! whole drain in time. Must not touch requests.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -43,36 +42,40 @@ impl Default for Drain {
 }
 
 impl Drain {
-    /// Serves `connection` until it ends, shutting it down gracefully once draining begins (and, for a
-    /// connection that has not begun a request, once it begins its first one).
-    pub fn watch<C: GracefulConnection>(
-        &self,
-        connection: C,
-        begun: Arc<Begun>,
-    ) -> impl Future<Output = ()> {
-        let mut stop = self.stop.subscribe();
-        async move {
-            let mut connection = std::pin::pin!(connection);
-            // A client that hangs up mid-request is its own problem; nothing to report.
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                _ = stop.wait_for(|stop| *stop) => {}
-            }
-            if !begun.any.load(Ordering::Acquire) {
-                tokio::select! {
-                    _ = connection.as_mut() => return,
-                    () = begun.first.notified() => {}
-                }
-            }
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
+    /// A ticket for one connection, taken as it is accepted so that draining waits for it (through a TLS
+    /// handshake too).
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.stop.subscribe())
     }
 
     /// Begins draining and waits until every watched connection has ended; the caller bounds the wait.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         self.stop.closed().await;
+    }
+}
+
+/// One accepted connection's place in the drain.
+pub struct Ticket(watch::Receiver<bool>);
+
+impl Ticket {
+    /// Serves `connection` until it ends, shutting it down gracefully once draining begins (and, for a
+    /// connection that has not begun a request, once it begins its first one).
+    pub async fn serve<C: GracefulConnection>(mut self, connection: C, begun: Arc<Begun>) {
+        let mut connection = std::pin::pin!(connection);
+        // A client that hangs up mid-request is its own problem; nothing to report.
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = self.0.wait_for(|stop| *stop) => {}
+        }
+        if !begun.any.load(Ordering::Acquire) {
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = begun.first.notified() => {}
+            }
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
     }
 }
 
@@ -100,7 +103,7 @@ mod tests {
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(drain.watch(connection, begun));
+        tokio::spawn(drain.ticket().serve(connection, begun));
     }
 
     #[tokio::test]

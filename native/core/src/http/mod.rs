@@ -12,9 +12,12 @@
 //! everything else goes unchanged to the TypeScript frontend's query server, which stays the one owner of
 //! routes, messages and error codes.
 //!
+//! The admin port is a second `Front` whose app table stays empty: it forwards every request to the
+//! frontend's management server, so TLS (`tls`) and the connection limits apply to both ports from here.
+//!
 //! Files: `serve` (the server and one request's life), `limits` (what a client may hold and for how
 //! long), `predict` (bodies and answers), `apps` (the table), `selection` (draws, fan-out, combining),
-//! `metrics` (counters), `drain` (closing connections on stop).
+//! `metrics` (counters), `drain` (closing connections on stop), `tls` (certificate loading, handshake).
 
 mod apps;
 mod drain;
@@ -23,6 +26,7 @@ mod metrics;
 pub mod predict;
 mod selection;
 mod serve;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +46,8 @@ pub struct FrontConfig<'a> {
     /// The TypeScript frontend's query server, on loopback.
     pub fallback_port: u16,
     pub limits: Limits,
+    /// `Some` makes the port speak HTTPS (`tls::load`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 struct Running {
@@ -64,11 +70,11 @@ impl Front {
     pub fn start(&self, core: &Runtime, config: &FrontConfig<'_>) -> Result<u16, String> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
-            return Err("The query front is already serving".into());
+            return Err("This front is already serving".into());
         }
         let (listener, bound) = listen(&core.handle, (config.host, config.port)).map_err(|e| {
             let address = format!("{}:{}", config.host, config.port);
-            format!("Cannot bind the query port \"{address}\": {e}")
+            format!("Cannot bind \"{address}\": {e}")
         })?;
         let (stop, stopped) = oneshot::channel();
         let (end, ended) = std::sync::mpsc::sync_channel::<()>(0);
@@ -77,6 +83,7 @@ impl Front {
             apps: self.apps.clone(),
             metrics: self.metrics.clone(),
             limits: config.limits,
+            tls: config.tls.clone(),
             fallback: format!("127.0.0.1:{}", config.fallback_port),
             client: serve::Context::client(),
             rng: selection::Rng::from_clock(),

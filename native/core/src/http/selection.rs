@@ -646,6 +646,7 @@ mod tests {
                 port: 0,
                 fallback_port,
                 limits: crate::http::Limits::generous(1 << 20),
+                tls: None,
             };
             let port = front.start(&runtime, &config).unwrap();
             Served {

@@ -32,11 +32,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 
 use super::apps::{AppRoute, AppTable};
-use super::drain::{Begun, Drain};
+use super::drain::{Begun, Drain, Ticket};
 use super::limits::{Limits, Phase, Watch, Watched};
 use super::metrics::FrontMetrics;
 use super::predict::{parse, write_answer, Parsed};
 use super::selection::Rng;
+use super::tls;
 use crate::completion::{Completion, Status};
 use crate::runtime::submit::{Inputs, Refused, Reply};
 use crate::runtime::Shared;
@@ -48,6 +49,8 @@ pub struct Context {
     pub apps: Arc<AppTable>,
     pub metrics: Arc<Mutex<FrontMetrics>>,
     pub limits: Limits,
+    /// Set when the port speaks HTTPS (`--tls-cert`/`--tls-key`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// `host:port` of the TypeScript frontend's query server.
     pub fallback: String,
     pub client: Client<HttpConnector, Body>,
@@ -99,33 +102,20 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than segment count.
         let _ = stream.set_nodelay(true);
-        let watch = Watch::new();
-        let io = TokioIo::new(Watched::new(stream, watch.clone(), ctx.limits));
-        let begun = Arc::new(Begun::default());
-        let service = {
-            let (ctx, watch, marks) = (ctx.clone(), watch.clone(), begun.clone());
-            hyper::service::service_fn(move |req| {
-                marks.mark();
-                let (ctx, watch) = (ctx.clone(), watch.clone());
-                async move {
-                    watch.busy();
-                    let answered = handle(ctx, req).await;
-                    watch.idle();
-                    answered
-                }
-            })
-        };
-        // `Watched` times heads and idleness itself: hyper's own head timer would also run while idle.
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(None)
-            .serve_connection(io, service);
-        let served = drain.watch(connection, begun);
         let ctx = ctx.clone();
+        let ticket = drain.ticket();
         tokio::spawn(async move {
-            // A client that hangs up mid-request is its own problem; one that was too slow is counted
-            // (hyper takes a timed-out read between requests for a clean close, so not by the result).
-            served.await;
+            let watch = Watch::new();
+            match ctx.tls.clone() {
+                None => serve_connection(stream, &ctx, &watch, ticket).await,
+                Some(acceptor) => {
+                    if let Some(stream) = tls::handshake(&acceptor, stream).await {
+                        serve_connection(stream, &ctx, &watch, ticket).await;
+                    }
+                }
+            }
+            // One that was too slow is counted (hyper takes a timed-out read between requests for a clean
+            // close, so not by the result).
             match watch.expired() {
                 Some(Phase::Head) => count(&ctx, |load| &load.header_timeouts),
                 Some(Phase::Idle) => count(&ctx, |load| &load.idle_timeouts),
@@ -140,6 +130,34 @@ pub async fn serve(
 
 fn count(ctx: &Context, which: impl FnOnce(&crate::runtime::LoadCounters) -> &AtomicU64) {
     which(&ctx.shared.load).fetch_add(1, Ordering::Relaxed);
+}
+
+/// Serves HTTP/1.1 on `stream` (plain or TLS), held to the front's limits, until it ends or is drained.
+async fn serve_connection<S>(stream: S, ctx: &Arc<Context>, watch: &Arc<Watch>, ticket: Ticket)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(Watched::new(stream, watch.clone(), ctx.limits));
+    let begun = Arc::new(Begun::default());
+    let service = {
+        let (ctx, watch, marks) = (ctx.clone(), watch.clone(), begun.clone());
+        hyper::service::service_fn(move |req| {
+            marks.mark();
+            let (ctx, watch) = (ctx.clone(), watch.clone());
+            async move {
+                watch.busy();
+                let answered = handle(ctx, req).await;
+                watch.idle();
+                answered
+            }
+        })
+    };
+    // `Watched` times heads and idleness itself: hyper's own head timer would also run while idle.
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    ticket.serve(connection, begun).await;
 }
 
 /// The app of a `POST /{app}/predict` the native path may take: one plain path segment.
