@@ -1,7 +1,8 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the serving metrics and the core's counters, served by
  * `GET /metrics/prometheus` and by `Accept` negotiation on `GET /metrics`. Owns the metric names, labels
- * and the text format; reads the registry and a core snapshot and changes neither.
+ * and the text format; reads the registry and a core snapshot and changes neither. The core counter, replica
+ * and queue metrics are as of the core's last snapshot (at most 250 ms old).
  *
  * Hand-written rather than prom-client: prom-client's histograms take single observations into buckets of
  * their own, while these are merged from counts the core recorded (src/metrics/histogram.ts's buckets), so
