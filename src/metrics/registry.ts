@@ -1,7 +1,7 @@
 /**
  * Serving metrics: counters and latency histograms per application and per model version, reported as
- * JSON by `GET /metrics` (and as Prometheus text by ./prometheus.ts). Owns the names and shape of the report; must not time anything itself (callers
- * pass durations), so it stays free of clocks.
+ * JSON by `GET /metrics` (and as Prometheus text by ./prometheus.ts). Owns the names and shape of the
+ * report; must not time anything itself (callers pass durations), so it stays free of clocks.
  */
 
 import { Histogram, type HistogramCounts } from "./histogram.ts";

@@ -245,8 +245,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return c.json({ feedback: true, uid, models_scored: scored, models_unscored: unscored });
   });
 
+  /** Adds what the native query port counted since the last report. */
+  const absorbCore = () => metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
+
   const prometheus = () => {
-    metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
+    absorbCore();
     const text = prometheusText({ metrics, snapshot: core.snapshot(), state_healthy: deps.state_healthy() });
     return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, vary: "Accept" } });
   };
@@ -256,7 +259,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   app.get("/metrics", (c) => {
     if (wantsPrometheusText(c.req.header("accept"))) return prometheus();
     c.header("vary", "Accept");
-    metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
+    absorbCore();
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),
