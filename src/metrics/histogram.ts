@@ -16,11 +16,15 @@ export interface Summary {
   readonly max: number;
 }
 
+/**
+ * Buckets hold (lower, upper]: a value on an edge counts in the bucket below it, so a bucket's upper edge
+ * reads as Prometheus's `le` bound. native/core/src/http/metrics.rs computes the same.
+ */
 function bucketOf(value: number): number {
-  if (value < 1) return 0;
+  if (value <= 1) return 0;
   const exponent = Math.floor(Math.log2(value));
-  const fraction = value / 2 ** exponent - 1; // in [0, 1)
-  return Math.min(BUCKETS - 1, exponent * SUB_BUCKETS + Math.floor(fraction * SUB_BUCKETS) + 1);
+  const fraction = value / 2 ** exponent - 1; // in [0, 1); 0 puts a power of two atop the octave below
+  return Math.min(BUCKETS - 1, exponent * SUB_BUCKETS + Math.ceil(fraction * SUB_BUCKETS));
 }
 
 /** The upper edge of a bucket, reported as the percentile value (never under-reports latency). */
@@ -58,6 +62,29 @@ export class Histogram {
     this.#count += other.count;
     this.#sum += other.sum;
     if (other.max > this.#max) this.#max = other.max;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get sum(): number {
+    return this.#sum;
+  }
+
+  /**
+   * How many values were at or below each of `bounds` (ascending). Exact when each bound is a bucket edge:
+   * a power of two times 1, 1.125, ... or 1.875; otherwise it counts the values up to the edge below.
+   */
+  cumulative(bounds: readonly number[]): number[] {
+    const out: number[] = [];
+    let seen = 0;
+    let b = 0;
+    for (const bound of bounds) {
+      for (; b < BUCKETS && upperEdge(b) <= bound; b++) seen += this.#counts[b]!;
+      out.push(seen);
+    }
+    return out;
   }
 
   percentile(p: number): number {

@@ -1,7 +1,7 @@
 /**
  * Serving metrics: counters and latency histograms per application and per model version, reported as
- * JSON by `GET /metrics`. Owns the names and shape of the report; must not time anything itself (callers
- * pass durations), so it stays free of clocks.
+ * JSON by `GET /metrics` (and as Prometheus text by ./prometheus.ts). Owns the names and shape of the
+ * report; must not time anything itself (callers pass durations), so it stays free of clocks.
  */
 
 import { Histogram, type HistogramCounts } from "./histogram.ts";
@@ -27,7 +27,7 @@ export interface MetricsDelta {
   >;
 }
 
-class AppMetrics {
+export class AppMetrics {
   requests = 0;
   predictions = 0;
   default_outputs = 0;
@@ -47,7 +47,7 @@ class AppMetrics {
   }
 }
 
-class ModelMetrics {
+export class ModelMetrics {
   /** Answers the model computed. */
   predictions = 0;
   /** Answers the prediction cache gave instead. */
@@ -107,6 +107,11 @@ export class Metrics {
       m.latency_micros.merge(d.latency_micros);
       m.batch_size.merge(d.batch_size);
     }
+  }
+
+  /** Every application's and model version's metrics, for exposition formats other than `report`. */
+  entries(): { apps: ReadonlyMap<string, AppMetrics>; models: ReadonlyMap<string, ModelMetrics> } {
+    return { apps: this.#apps, models: this.#models };
   }
 
   report(): { apps: Record<string, unknown>; models: Record<string, unknown> } {

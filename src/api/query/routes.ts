@@ -1,5 +1,6 @@
 /**
- * The query frontend: `POST /{app}/predict`, `POST /{app}/update`, `GET /metrics`, `GET /health`,
+ * The query frontend: `POST /{app}/predict`, `POST /{app}/update`, `GET /metrics` (JSON, or Prometheus text
+ * when `Accept` asks for it), `GET /metrics/prometheus`, `GET /health`,
  * wire-compatible with the original Clipper. The core serves the query port (native/core/src/http) and
  * answers most predict requests itself; this app, on a loopback port, answers everything it forwards, so
  * it stays the one owner of validation messages and error codes.
@@ -12,6 +13,7 @@ import { Hono } from "hono";
 import { ClipperError } from "../../errors.ts";
 import { type Completion, CompletionStatus, NativeError, type ServingCore, Status } from "../../core/core.ts";
 import type { Metrics } from "../../metrics/registry.ts";
+import { prometheusText } from "../../metrics/prometheus.ts";
 import type { AppRoute, Routes, Target } from "../../routing/routes.ts";
 import type { Rng } from "../../policy/rng.ts";
 import { drawnAnswer, ensembleAnswer, memberResult } from "../../policy/combine.ts";
@@ -79,6 +81,22 @@ function refusal(err: NativeError, label: string): ClipperError {
 
 function isCompletion(answer: Completion | Promise<Completion>): answer is Completion {
   return !(answer instanceof Promise);
+}
+
+const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * True when `Accept` lists Prometheus's text format or OpenMetrics (as Prometheus's scraper sends) with a
+ * non-zero q; anything else, wildcards included, keeps the JSON report. OpenMetrics askers get the 0.0.4
+ * text format, which Prometheus reads by its content type.
+ */
+function wantsPrometheusText(accept: string | undefined): boolean {
+  return (accept ?? "").split(",").some((range) => {
+    const [type, ...params] = range.split(";").map((part) => part.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith("q="));
+    return (type === "text/plain" || type === "application/openmetrics-text") &&
+      (q === undefined || Number(q.slice(2)) > 0);
+  });
 }
 
 export function createQueryApi(deps: QueryApiDeps): Hono {
@@ -249,8 +267,21 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return c.json({ feedback: true, uid, models_scored: scored, models_unscored: unscored });
   });
 
+  /** Adds what the native query port counted since the last report. */
+  const absorbCore = () => metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
+
+  const prometheus = () => {
+    absorbCore();
+    const text = prometheusText({ metrics, snapshot: core.snapshot(), state_healthy: deps.state_healthy() });
+    return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, vary: "Accept" } });
+  };
+
+  app.get("/metrics/prometheus", prometheus);
+
   app.get("/metrics", (c) => {
-    metrics.absorb(core.takeHttpMetrics(), (name) => routes.app(name) !== undefined);
+    if (wantsPrometheusText(c.req.header("accept"))) return prometheus();
+    c.header("vary", "Accept");
+    absorbCore();
     const snapshot = core.snapshot();
     return c.json({
       ...metrics.report(),

@@ -10,15 +10,15 @@ use serde::Serialize;
 const SUB_BUCKETS: usize = 8;
 const BUCKETS: usize = 64 * SUB_BUCKETS;
 
-/// The bucket src/metrics/histogram.ts puts `value` in.
+/// The bucket src/metrics/histogram.ts puts `value` in: buckets hold (lower, upper], so a value on an edge
+/// counts below it, as Prometheus's `le` bounds read.
 fn bucket_of(value: f64) -> usize {
-    if value < 1.0 {
+    if value <= 1.0 {
         return 0;
     }
     let exponent = value.log2().floor();
     let fraction = value / exponent.exp2() - 1.0;
-    let bucket =
-        exponent as usize * SUB_BUCKETS + (fraction * SUB_BUCKETS as f64).floor() as usize + 1;
+    let bucket = exponent as usize * SUB_BUCKETS + (fraction * SUB_BUCKETS as f64).ceil() as usize;
     bucket.min(BUCKETS - 1)
 }
 
@@ -130,10 +130,11 @@ mod tests {
         // Values and buckets from src/metrics/histogram.ts's bucketOf.
         for (value, bucket) in [
             (0.5, 0),
-            (1.0, 1),
-            (1.5, 5),
-            (2.0, 9),
-            (3.0, 13),
+            (1.0, 0),
+            (1.1, 1),
+            (1.5, 4),
+            (2.0, 8),
+            (3.0, 12),
             (1000.0, 80),
             (1e300, 511),
         ] {
@@ -150,7 +151,7 @@ mod tests {
         assert_eq!(json["apps"]["shop"]["requests"], 1);
         assert_eq!(
             json["models"]["m:1"]["latency_micros"]["buckets"],
-            serde_json::json!([[13, 1]])
+            serde_json::json!([[12, 1]])
         );
         assert_eq!(json["models"]["m:1"]["latency_micros"]["max"], 3.0);
         let again: serde_json::Value = serde_json::from_slice(&m.take_json(4096).unwrap()).unwrap();
