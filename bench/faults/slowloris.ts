@@ -1,0 +1,43 @@
+/**
+ * Fault: a slowloris attack, hundreds of connections to the query port each trickling a request's bytes
+ * (a header line every 200 ms, never finishing), while normal predict queries run. Owns only this
+ * scenario and its attacking connections.
+ */
+
+import { Frontend, Load, row, type Row, type ScenarioOptions, sleep, startContainer, waitServing } from "./lib.ts";
+
+const CONNECTIONS = 300;
+
+export async function slowloris(o: ScenarioOptions): Promise<Row> {
+  const f = await Frontend.start(o.log_dir);
+  await f.deploy();
+  await startContainer(o.log_dir, "replica-0", f.rpc_port, "clipper_container.examples.sum");
+  await waitServing(f, 1);
+  const load = new Load(() => f.query_url, 8);
+  await sleep(o.duration_millis / 3);
+  const fault = performance.now();
+  const port = Number(new URL(f.query_url).port);
+  let attacking = true;
+  const encoder = new TextEncoder();
+  const attacker = async () => {
+    let conn: Deno.TcpConn | undefined;
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode("POST /a/predict HTTP/1.1\r\nHost: x\r\n"));
+      for (let n = 0; attacking; n++) {
+        await conn.write(encoder.encode(`X-${n}: ${"a".repeat(n % 8)}\r\n`));
+        await sleep(200);
+      }
+    } catch {
+      // The server closed it (a header timeout): that is the defence working.
+    } finally {
+      conn?.close();
+    }
+  };
+  const attackers = Array.from({ length: CONNECTIONS }, attacker);
+  await sleep((o.duration_millis * 2) / 3);
+  attacking = false;
+  await load.stop();
+  await Promise.all(attackers);
+  return row(`slowloris (${CONNECTIONS} trickling connections)`, load, load.recoverMillis(fault));
+}
