@@ -4,7 +4,7 @@
  * must keep answering everyone else. Owns only this scenario and its rude clients.
  */
 
-import { Frontend, Load, row, type Row, type ScenarioOptions, sleep, startContainer, waitServing } from "./lib.ts";
+import { Frontend, Load, Recorder, type Row, row, type ScenarioOptions, sleep, waitServing } from "./lib.ts";
 
 async function hangUp(port: number, request: string): Promise<void> {
   try {
@@ -19,31 +19,32 @@ async function hangUp(port: number, request: string): Promise<void> {
 export async function clientDisconnect(o: ScenarioOptions): Promise<Row> {
   const f = await Frontend.start(o.log_dir);
   await f.deploy();
-  await startContainer(o.log_dir, "replica-0", f.rpc_port, "clipper_container.examples.sum");
+  const recorder = new Recorder(o.log_dir);
+  await recorder.start(f.rpc_port);
   await waitServing(f, 1);
   const load = new Load(() => f.query_url, 8);
   await sleep(o.duration_millis / 3);
   const fault = performance.now();
   const port = Number(new URL(f.query_url).port);
-  const body = JSON.stringify({ input: [1, 2, 3] });
+  // Negative inputs: the load's are positive, so the recording container tells them apart.
+  const body = (n: number) => JSON.stringify({ input: [-n - 1, 2, 3] });
   const head = (length: number) =>
     `POST /a/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
   const until = performance.now() + (o.duration_millis * 2) / 3;
   let rude = 0;
   while (performance.now() < until) {
+    const [half, whole] = [body(rude), body(rude + 1)];
     await Promise.all([
-      hangUp(port, head(body.length) + body.slice(0, body.length / 2)),
-      hangUp(port, head(body.length) + body),
+      hangUp(port, head(half.length) + half.slice(0, half.length / 2)),
+      hangUp(port, head(whole.length) + whole),
     ]);
     rude += 2;
     await sleep(10);
   }
   await load.stop();
-  return row(
-    "clients hang up mid-body and before the answer",
-    load,
-    load.recoverMillis(fault),
-    undefined,
-    `${rude} rude connections`,
-  );
+  return row("clients hang up mid-body and before the answer", load, {
+    recover_millis: load.recoverMillis(fault),
+    container_answered_twice: await recorder.answeredTwice(),
+    note: `${rude} rude connections`,
+  });
 }

@@ -4,7 +4,7 @@
  * this scenario.
  */
 
-import { Frontend, row, type Row, type ScenarioOptions, sleep, Writes } from "./lib.ts";
+import { Frontend, type Row, row, type ScenarioOptions, sleep, Writes } from "./lib.ts";
 
 export async function frontendKill(o: ScenarioOptions): Promise<Row> {
   let frontend = await Frontend.start(o.log_dir);
@@ -17,8 +17,8 @@ export async function frontendKill(o: ScenarioOptions): Promise<Row> {
   const recover = performance.now() - fault;
   await sleep(o.duration_millis / 2);
   await writes.stop();
-  return row("frontend kill -9 during add_app writes", null, recover, {
-    acknowledged: writes.acknowledged.length,
-    lost: await writes.lost(frontend),
+  return row("frontend kill -9 during add_app writes", null, {
+    recover_millis: recover,
+    writes: { acknowledged: writes.acknowledged.length, lost: await writes.lost(frontend) },
   });
 }

@@ -7,9 +7,11 @@
  * - answered by a model: 200, `default: false`, output equal to the query's own sum;
  * - answered by default: 200, `default: true` (the app's default output, an accepted degraded answer);
  * - lost: no answer by the deadline (the app's SLO + 50 ms), a refused connection, or a non-200 status;
- * - answered twice: an answer carrying another query's result (a model output that is not the query's own
- *   sum) or a `query_id` already seen in another answer. Over HTTP one request gets one response, so a
- *   duplicate can only show as a misdelivered or reused answer; that is what is counted.
+ * - answered twice: on the client side, an answer carrying another query's result (a model output that is
+ *   not the query's own sum) or a `query_id` already seen in another answer (over HTTP one request gets
+ *   one response, so a duplicate can only show there as a misdelivered or reused answer); on the container
+ *   side, where a second answer can happen (a batch retried on another replica), an input that the
+ *   recording containers (bench/faults/recording_sum.py) answered more than once. Both are added up.
  */
 
 import { freePort, spawn, type Started, stop, waitUntil } from "../lib/processes.ts";
@@ -65,7 +67,13 @@ export class Frontend {
       state_dir,
       ...(options.extra_args ?? []),
     ], { log_path: `${log_dir}/frontend.log`, cwd: root });
-    const f = new Frontend(`http://127.0.0.1:${query}`, `http://127.0.0.1:${admin}/admin`, rpc, state_dir, process);
+    const f = new Frontend(
+      `http://127.0.0.1:${query}`,
+      `http://127.0.0.1:${admin}/admin`,
+      rpc,
+      state_dir,
+      process,
+    );
     await waitUntil("the frontend", async () => (await f.admin("ping", {})).status === 200, 60_000);
     return f;
   }
@@ -130,7 +138,10 @@ export class Frontend {
   }
 }
 
-/** Starts a container for `model` against `rpc_port`: `-m module`, a `.py` in tests/containers, or a `.ts`. */
+/**
+ * Starts a container for `model` against `rpc_port`: `-m module`, a `.py` in tests/containers (or a path
+ * from the repository root), or a `.ts` (a path from the repository root).
+ */
 export function startContainer(
   log_dir: string,
   name: string,
@@ -141,7 +152,7 @@ export function startContainer(
   const [cmd, script] = target.endsWith(".ts")
     ? [Deno.execPath(), ["run", "--allow-all", `${root}${target}`]]
     : target.endsWith(".py")
-    ? [PYTHON, [`${root}tests/containers/${target}`]]
+    ? [PYTHON, [target.includes("/") ? `${root}${target}` : `${root}tests/containers/${target}`]]
     : [PYTHON, ["-m", target]];
   return spawn(name, cmd, [...script, ...(options.args ?? [])], {
     log_path: `${log_dir}/${name}.log`,
@@ -299,13 +310,17 @@ export function sleep(millis: number): Promise<void> {
   return new Promise((r) => setTimeout(r, millis));
 }
 
-/** A row from a load (and, optionally, writes). */
+/** A row from a load (absent: no queries) and what else the scenario measured. */
 export function row(
   scenario: string,
   load: Load | null,
-  recover_millis: number | null,
-  writes: { acknowledged: number; lost: number } = { acknowledged: 0, lost: 0 },
-  note?: string,
+  measured: {
+    recover_millis: number | null;
+    writes?: { acknowledged: number; lost: number };
+    /** From `Recorder.answeredTwice`. */
+    container_answered_twice?: number;
+    note?: string;
+  },
 ): Row {
   return {
     scenario,
@@ -313,11 +328,11 @@ export function row(
     answered_by_model: load?.counts.model ?? 0,
     answered_by_default: load?.counts.default ?? 0,
     lost: load?.counts.lost ?? 0,
-    answered_twice: load?.counts.twice ?? 0,
-    writes_acknowledged: writes.acknowledged,
-    writes_lost: writes.lost,
-    recover_millis,
-    note,
+    answered_twice: (load?.counts.twice ?? 0) + (measured.container_answered_twice ?? 0),
+    writes_acknowledged: measured.writes?.acknowledged ?? 0,
+    writes_lost: measured.writes?.lost ?? 0,
+    recover_millis: measured.recover_millis,
+    note: measured.note,
   };
 }
 
@@ -325,4 +340,33 @@ export function row(
 export interface ScenarioOptions {
   readonly duration_millis: number;
   readonly log_dir: string;
+}
+
+/** The recording sum model: its containers append each input they answer to files under `log_dir`. */
+export class Recorder {
+  private n = 0;
+  constructor(private readonly log_dir: string) {}
+
+  /** Starts one more recording container (`delay_seconds` per batch). */
+  start(rpc_port: number, delay_seconds = 0): Promise<Started> {
+    const name = `recording-${this.n++}`;
+    return startContainer(this.log_dir, name, rpc_port, "bench/faults/recording_sum.py", {
+      args: [`${this.log_dir}/${name}.answers`, String(delay_seconds)],
+    });
+  }
+
+  /** Inputs answered by the recording containers more than once (each extra answer counts). */
+  async answeredTwice(): Promise<number> {
+    const seen = new Set<string>();
+    let twice = 0;
+    for (let i = 0; i < this.n; i++) {
+      const text = await Deno.readTextFile(`${this.log_dir}/recording-${i}.answers`).catch(() => "");
+      for (const line of text.split("\n")) {
+        if (line === "" || line === "0.5") continue; // 0.5: waitServing's probe, sent until answered
+        if (seen.has(line)) twice++;
+        else seen.add(line);
+      }
+    }
+    return twice;
+  }
 }

@@ -41,6 +41,8 @@ if (import.meta.main) {
   await Deno.mkdir(`${root}bench/results`, { recursive: true });
   await Deno.writeTextFile(
     `${root}bench/results/faults.md`,
-    `# Faults (\`deno task faults\`, ${duration_millis} ms of load per scenario, ${new Date().toISOString()})\n\n${table}`,
+    `# Faults (\`deno task faults\`, ${duration_millis} ms of load per scenario, ${
+      new Date().toISOString()
+    })\n\n${table}`,
   );
 }

@@ -8,11 +8,11 @@ import { freePort, spawn, stop, waitUntil } from "../lib/processes.ts";
 import {
   Frontend,
   Load,
-  row,
+  Recorder,
   type Row,
+  row,
   type ScenarioOptions,
   sleep,
-  startContainer,
   waitServing,
   Writes,
 } from "./lib.ts";
@@ -48,7 +48,8 @@ export async function redisRestart(o: ScenarioOptions): Promise<Row> {
   await waitUntil("redis", () => redisUp(port));
   const f = await Frontend.start(o.log_dir, { extra_args: ["--redis", `redis://127.0.0.1:${port}`] });
   await f.deploy();
-  await startContainer(o.log_dir, "replica-0", f.rpc_port, "clipper_container.examples.sum");
+  const recorder = new Recorder(o.log_dir);
+  await recorder.start(f.rpc_port);
   await waitServing(f, 1);
   const load = new Load(() => f.query_url, 4);
   const writes = new Writes(() => f);
@@ -61,8 +62,9 @@ export async function redisRestart(o: ScenarioOptions): Promise<Row> {
   await waitUntil("redis again", () => redisUp(port));
   await sleep(o.duration_millis / 2);
   await Promise.all([load.stop(), writes.stop()]);
-  return row("redis kill -9 and restart (empty) under load", load, load.recoverMillis(fault), {
-    acknowledged: writes.acknowledged.length,
-    lost: await writes.lost(f),
+  return row("redis kill -9 and restart (empty) under load", load, {
+    recover_millis: load.recoverMillis(fault),
+    writes: { acknowledged: writes.acknowledged.length, lost: await writes.lost(f) },
+    container_answered_twice: await recorder.answeredTwice(),
   });
 }

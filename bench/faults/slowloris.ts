@@ -4,14 +4,15 @@
  * scenario and its attacking connections.
  */
 
-import { Frontend, Load, row, type Row, type ScenarioOptions, sleep, startContainer, waitServing } from "./lib.ts";
+import { Frontend, Load, Recorder, type Row, row, type ScenarioOptions, sleep, waitServing } from "./lib.ts";
 
 const CONNECTIONS = 300;
 
 export async function slowloris(o: ScenarioOptions): Promise<Row> {
   const f = await Frontend.start(o.log_dir);
   await f.deploy();
-  await startContainer(o.log_dir, "replica-0", f.rpc_port, "clipper_container.examples.sum");
+  const recorder = new Recorder(o.log_dir);
+  await recorder.start(f.rpc_port);
   await waitServing(f, 1);
   const load = new Load(() => f.query_url, 8);
   await sleep(o.duration_millis / 3);
@@ -39,5 +40,8 @@ export async function slowloris(o: ScenarioOptions): Promise<Row> {
   attacking = false;
   await load.stop();
   await Promise.all(attackers);
-  return row(`slowloris (${CONNECTIONS} trickling connections)`, load, load.recoverMillis(fault));
+  return row(`slowloris (${CONNECTIONS} trickling connections)`, load, {
+    recover_millis: load.recoverMillis(fault),
+    container_answered_twice: await recorder.answeredTwice(),
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * The fault table: one Markdown row per scenario, and which targets a row misses (0 lost, 0 answered
- * twice, 0 acknowledged writes lost, recovered). Owns formatting only; must not run anything.
+ * The fault table: one Markdown row per scenario, and which targets a row misses: 0 lost (every query
+ * answered by its deadline + 50 ms), 0 answered twice, 0 acknowledged writes lost. The time to recover is
+ * reported, not a target. Owns formatting only; must not run anything.
  */
 
 import type { Row } from "./lib.ts";
@@ -11,7 +12,6 @@ export function misses(r: Row): string[] {
   if (r.lost > 0) missed.push("lost queries");
   if (r.answered_twice > 0) missed.push("answered twice");
   if (r.writes_lost > 0) missed.push("acknowledged writes lost");
-  if (r.recover_millis === null) missed.push("never recovered");
   return missed;
 }
 
