@@ -19,6 +19,7 @@ export async function slowloris(o: ScenarioOptions): Promise<Row> {
   const fault = performance.now();
   const port = Number(new URL(f.query_url).port);
   let attacking = true;
+  let closed = 0;
   const encoder = new TextEncoder();
   const attacker = async () => {
     let conn: Deno.TcpConn | undefined;
@@ -30,7 +31,7 @@ export async function slowloris(o: ScenarioOptions): Promise<Row> {
         await sleep(200);
       }
     } catch {
-      // The server closed it (a header timeout): that is the defence working.
+      closed++; // the server closed it (a header timeout): the defence working
     } finally {
       conn?.close();
     }
@@ -43,5 +44,7 @@ export async function slowloris(o: ScenarioOptions): Promise<Row> {
   return row(`slowloris (${CONNECTIONS} trickling connections)`, load, {
     recover_millis: load.recoverMillis(fault),
     container_answered_twice: await recorder.answeredTwice(),
+    note:
+      `the server refused or closed ${closed} of the ${CONNECTIONS} trickling connections during the attack`,
   });
 }
