@@ -24,8 +24,10 @@ export async function replicaKill(o: ScenarioOptions): Promise<Row> {
   await stop(doomed);
   await sleep(o.duration_millis / 2);
   await load.stop();
+  const metrics = await (await fetch(`${f.query_url}/metrics`)).json() as { core: Record<string, number> };
   return row("replica kill -9 mid-batch under predict load (2 replicas)", load, {
     recover_millis: load.recoverMillis(fault),
     container_answered_twice: await recorder.answeredTwice(),
+    note: `${metrics.core.queries_requeued} queries of the killed replica requeued to the other`,
   });
 }
