@@ -28,6 +28,6 @@ export async function replicaKill(o: ScenarioOptions): Promise<Row> {
   return row("replica kill -9 mid-batch under predict load (2 replicas)", load, {
     recover_millis: load.recoverMillis(fault),
     container_answered_twice: await recorder.answeredTwice(),
-    note: `${metrics.core.queries_requeued} queries of the killed replica requeued to the other`,
+    note: `queries requeued from the killed replica: ${metrics.core.queries_requeued}`,
   });
 }
