@@ -70,3 +70,30 @@ Deno.test("a peer announcing a frame over the limit is disconnected and counted;
     assert.deepEqual([r.status, (r.body as { output: unknown }).output], [200, 5]);
   }, limits);
 });
+
+Deno.test("300 silent connections and a header claiming 2^63 bytes on the RPC port leave it serving new containers", async () => {
+  await withServer(async (server, containers) => {
+    await server.deploy("shop", "sum", "doubles");
+    const silent = await Promise.all(
+      Array.from({ length: 300 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.rpc_port })),
+    );
+    const liar = await Deno.connect({ hostname: "127.0.0.1", port: server.rpc_port });
+    try {
+      await liar.write(greeting());
+      await liar.write(ready());
+      const header = new Uint8Array(9);
+      header[0] = 0x02;
+      new DataView(header.buffer).setBigUint64(1, 2n ** 63n);
+      await liar.write(header);
+      assert.ok(await closedByPeer(liar), "the server closed the lying connection");
+      // A container connecting while the silent ones are still open is registered and answers.
+      containers.push(Container.start(server, "clipper_container.examples.sum", "sum", "doubles"));
+      await server.waitForReplicas("sum");
+      const r = await server.predict("shop", { input: [2, 3] });
+      assert.deepEqual([r.status, (r.body as { output: unknown }).output], [200, 5]);
+    } finally {
+      liar.close();
+      for (const conn of silent) conn.close();
+    }
+  });
+});

@@ -4,7 +4,7 @@
  * must keep answering everyone else. Owns only this scenario and its rude clients.
  */
 
-import { Frontend, Load, Recorder, type Row, row, type ScenarioOptions, sleep, waitServing } from "./lib.ts";
+import { queryPortUnderLoad, type Row, row, type ScenarioOptions, sleep } from "./lib.ts";
 
 async function hangUp(port: number, request: string): Promise<void> {
   try {
@@ -17,15 +17,7 @@ async function hangUp(port: number, request: string): Promise<void> {
 }
 
 export async function clientDisconnect(o: ScenarioOptions): Promise<Row> {
-  const f = await Frontend.start(o.log_dir);
-  await f.deploy();
-  const recorder = new Recorder(o.log_dir);
-  await recorder.start(f.rpc_port);
-  await waitServing(f, 1);
-  const load = new Load(() => f.query_url, 8);
-  await sleep(o.duration_millis / 3);
-  const fault = performance.now();
-  const port = Number(new URL(f.query_url).port);
+  const { recorder, load, fault, port } = await queryPortUnderLoad(o);
   // Negative inputs: the load's are positive, so the recording container tells them apart.
   const body = (n: number) => JSON.stringify({ input: [-n - 1, 2, 3] });
   const head = (length: number) =>

@@ -15,6 +15,7 @@
  */
 
 import { freePort, spawn, type Started, stop, waitUntil } from "../lib/processes.ts";
+import { frontendArgs } from "../lib/servers.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const PYTHON = `${root}.venv/bin/python`;
@@ -54,17 +55,7 @@ export class Frontend {
     const state_dir = options.state_dir ?? await Deno.makeTempDir({ prefix: "clipper-faults-" });
     const [query, admin, rpc] = [freePort(), freePort(), options.rpc_port ?? freePort()];
     const process = await spawn("frontend", Deno.execPath(), [
-      "run",
-      "--allow-all",
-      `${root}src/main.ts`,
-      "--query-port",
-      String(query),
-      "--admin-port",
-      String(admin),
-      "--rpc-port",
-      String(rpc),
-      "--state-dir",
-      state_dir,
+      ...frontendArgs(root, { query, admin, rpc }, state_dir),
       ...(options.extra_args ?? []),
     ], { log_path: `${log_dir}/frontend.log`, cwd: root });
     const f = new Frontend(
@@ -369,4 +360,19 @@ export class Recorder {
     }
     return twice;
   }
+}
+
+/** A frontend serving the recording model under steady load for a third of the scenario: where a fault on
+ * the query port begins (`fault`, a `performance.now()` time; `port`, the query port). */
+export async function queryPortUnderLoad(
+  o: ScenarioOptions,
+): Promise<{ f: Frontend; recorder: Recorder; load: Load; fault: number; port: number }> {
+  const f = await Frontend.start(o.log_dir);
+  await f.deploy();
+  const recorder = new Recorder(o.log_dir);
+  await recorder.start(f.rpc_port);
+  await waitServing(f, 1);
+  const load = new Load(() => f.query_url, 8);
+  await sleep(o.duration_millis / 3);
+  return { f, recorder, load, fault: performance.now(), port: Number(new URL(f.query_url).port) };
 }

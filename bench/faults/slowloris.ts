@@ -4,20 +4,12 @@
  * scenario and its attacking connections.
  */
 
-import { Frontend, Load, Recorder, type Row, row, type ScenarioOptions, sleep, waitServing } from "./lib.ts";
+import { queryPortUnderLoad, type Row, row, type ScenarioOptions, sleep } from "./lib.ts";
 
 const CONNECTIONS = 300;
 
 export async function slowloris(o: ScenarioOptions): Promise<Row> {
-  const f = await Frontend.start(o.log_dir);
-  await f.deploy();
-  const recorder = new Recorder(o.log_dir);
-  await recorder.start(f.rpc_port);
-  await waitServing(f, 1);
-  const load = new Load(() => f.query_url, 8);
-  await sleep(o.duration_millis / 3);
-  const fault = performance.now();
-  const port = Number(new URL(f.query_url).port);
+  const { recorder, load, fault, port } = await queryPortUnderLoad(o);
   let attacking = true;
   let closed = 0;
   const encoder = new TextEncoder();

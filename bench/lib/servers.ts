@@ -51,6 +51,27 @@ export interface ClipperOrigin {
   readonly container_env?: Record<string, string>;
 }
 
+/** `deno` arguments that run the frontend of `tree` (ending in "/") on these ports and state directory. */
+export function frontendArgs(
+  tree: string,
+  ports: { query: number; admin: number; rpc: number },
+  state_dir: string,
+): string[] {
+  return [
+    "run",
+    "--allow-all",
+    `${tree}src/main.ts`,
+    "--query-port",
+    String(ports.query),
+    "--admin-port",
+    String(ports.admin),
+    "--rpc-port",
+    String(ports.rpc),
+    "--state-dir",
+    state_dir,
+  ];
+}
+
 /** Starts a frontend with app "bench" linked to model "m:1", served by one container; waits for answers. */
 export async function startClipper(
   setup: ModelSetup,
@@ -60,17 +81,7 @@ export async function startClipper(
   const tree = origin.tree ?? root;
   const [query, admin, rpc] = [freePort(), freePort(), freePort()];
   const args = [
-    "run",
-    "--allow-all",
-    `${tree}src/main.ts`,
-    "--query-port",
-    String(query),
-    "--admin-port",
-    String(admin),
-    "--rpc-port",
-    String(rpc),
-    "--state-dir",
-    await Deno.makeTempDir({ prefix: "clipper-bench-" }),
+    ...frontendArgs(tree, { query, admin, rpc }, await Deno.makeTempDir({ prefix: "clipper-bench-" })),
     "--prediction-cache-bytes",
     String(setup.prediction_cache_bytes),
   ];
