@@ -113,3 +113,58 @@ Deno.test("while Redis is down predictions go on, writes get a 503, and everythi
     await redis.stop();
   }
 });
+
+Deno.test("a Redis restarted empty gets back every acknowledged app from the frontends, which keep serving", async () => {
+  let redis = await startRedis();
+  const port = redis.port;
+  const a = await Server.start(["--redis", redis.url]);
+  const b = await Server.start(["--redis", redis.url]);
+  const container = Container.start(a, SUM, "sum", "ints");
+  let fresh: Server | undefined;
+  try {
+    await a.deploy("shop", "sum", "ints");
+    const app = (name: string) => ({
+      name,
+      input_type: "ints",
+      default_output: "0",
+      latency_slo_micros: 1000,
+    });
+    assert.equal((await b.admin("add_app", app("from_b"))).status, 200);
+    await a.waitForReplicas("sum");
+    await waitFor("frontend B to see both apps", async () => {
+      const r = await b.admin("get_all_applications", { verbose: false });
+      return (r.body as string[]).length === 2 ? true : undefined;
+    });
+
+    await redis.stop();
+    redis = await startRedis(port); // persistence off: it comes back empty
+    await waitFor("both frontends to reconnect", async () => {
+      const healthy = await Promise.all([a, b].map(async (s) => (await s.get("/health")).body));
+      return healthy.every((h) => (h as { status: string }).status === "ok") ? true : undefined;
+    });
+    const served = await a.predict("shop", { input: [4, 5] });
+    assert.deepEqual((served.body as { output: unknown }).output, 9);
+
+    // A frontend that never saw the configuration reads it from Redis: it was written back.
+    fresh = await Server.start(["--redis", redis.url, "--manage-replicas", "false"]);
+    const restored = await waitFor("Redis to hold the configuration again", async () => {
+      const r = await fresh!.admin("get_all_applications", { verbose: false });
+      return (r.body as string[]).length === 2 ? r.body : undefined;
+    });
+    assert.deepEqual((restored as string[]).sort(), ["from_b", "shop"]);
+    for (const s of [a, b]) {
+      const r = await s.admin("get_all_applications", { verbose: false });
+      assert.deepEqual((r.body as string[]).sort(), ["from_b", "shop"]);
+    }
+    // And writes go on: one through B after the restart is seen by A.
+    assert.equal((await b.admin("add_app", app("after"))).status, 200);
+    await waitFor("frontend A to see the write made after the restart", async () => {
+      const r = await a.admin("get_all_applications", { verbose: false });
+      return (r.body as string[]).includes("after") ? true : undefined;
+    });
+  } finally {
+    await container.kill();
+    await Promise.all([a.stop(), b.stop(), fresh?.stop()]);
+    await redis.stop();
+  }
+});

@@ -9,7 +9,9 @@
  *
  * While Redis is unreachable, reads serve the last state seen, writes fail at once with
  * `state_unavailable` (503), and the client reconnects with backoff; on reconnection every subscriber is
- * told to reload, so the frontend catches up with what changed meanwhile.
+ * told to reload, so the frontend catches up with what changed meanwhile. A Redis that comes back without
+ * the configuration (restarted with persistence off) gets it written back by the frontends that hold it
+ * (`#restore`), so an acknowledged write is never forgotten because Redis was.
  */
 
 import { createClient } from "redis";
@@ -27,6 +29,7 @@ import {
 } from "./store.ts";
 
 const MAX_ATTEMPTS = 20;
+const EMPTY = JSON.stringify(emptyState());
 const CONNECT_TIMEOUT_MILLIS = 5_000;
 
 type Client = ReturnType<typeof createClient>;
@@ -144,7 +147,30 @@ export class RedisBackend implements StateBackend {
 
   async #fetch(): Promise<StateData> {
     const text = await this.#writer.get(this.#key);
-    return text === null ? emptyState() : parseState(text, `Redis key "${this.#key}"`);
+    if (text !== null) return parseState(text, `Redis key "${this.#key}"`);
+    // Every write sets the key, so a missing key while this frontend holds a configuration means Redis lost
+    // it (restarted without persistence, say): following it would forget acknowledged writes.
+    return JSON.stringify(this.#cache) === EMPTY ? emptyState() : await this.#restore();
+  }
+
+  /**
+   * Writes back the configuration this frontend holds. SET NX makes one frontend of several the restorer;
+   * the others find its value there and adopt it. What the policies learned is not written back: it is
+   * batched soft state, and the policies start again from their priors.
+   */
+  async #restore(): Promise<StateData> {
+    const held = JSON.stringify(this.#cache);
+    if (await this.#writer.set(this.#key, held, { NX: true }) === null) {
+      const text = await this.#writer.get(this.#key);
+      if (text !== null) return parseState(text, `Redis key "${this.#key}"`);
+    }
+    console.error(
+      `WARNING: Redis at "${this.#url}" lost the configuration (restarted without persistence?); ` +
+        `restored the one this frontend holds (${Object.keys(this.#cache.apps).length} applications, ` +
+        `${Object.keys(this.#cache.versions).length} model versions)`,
+    );
+    await this.#writer.publish(this.#channel, this.#origin);
+    return structuredClone(this.#cache);
   }
 
   /** Another frontend changed the store, or this one missed changes while disconnected. */
