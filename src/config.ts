@@ -102,6 +102,18 @@ const FIELDS = {
     rule: z.enum(["true", "false"]).transform((v) => v === "true"),
     what: '"true" or "false"',
   },
+  replica_log_bytes: {
+    env: "CLIPPER_REPLICA_LOG_BYTES",
+    fallback: String(10 * 1024 * 1024),
+    rule: positive,
+    what: "a positive byte count: a managed replica's log rotates past it",
+  },
+  replica_log_files: {
+    env: "CLIPPER_REPLICA_LOG_FILES",
+    fallback: "3",
+    rule: positive.max(100),
+    what: "how many files of each replica's log are kept, 1 to 100",
+  },
   state_dir: {
     env: "CLIPPER_STATE_DIR",
     fallback: "state",

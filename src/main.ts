@@ -82,6 +82,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     rpc_host: config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host,
     rpc_port: config.rpc_port,
     log_dir: `${config.state_dir}/logs`,
+    log_max_bytes: config.replica_log_bytes,
+    log_files: config.replica_log_files,
   });
   let reconciling = Promise.resolve();
   const stopSync = await syncRoutes(state, routes, (applied, data) => {

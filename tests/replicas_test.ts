@@ -14,6 +14,7 @@ interface Managed {
   running: boolean;
   restarts: number;
   connected: boolean;
+  log_path: string;
 }
 
 async function managed(server: Server): Promise<Managed[]> {
@@ -192,6 +193,40 @@ Deno.test("deleting a model version stops its replicas; scaling without a comman
       num_replicas: -1,
     });
     assert.equal(bad.status, 400);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("a replica's log rotates past its bound and get_replica_logs reads across the files", async () => {
+  const server = await Server.start(["--replica-log-bytes", "100", "--replica-log-files", "3"]);
+  try {
+    await runSum(server, 1);
+    const logs = async () =>
+      (await server.admin("get_replica_logs", { model_name: "sum", model_version: "1", replica: 0 })).text;
+    let replica = await waitFor("the replica to run and log its start", async () => {
+      const m = await managed(server);
+      return m[0]?.running && (await logs()).includes("serving sum:1") ? m[0] : undefined;
+    });
+    // Each crash adds an exit line and a start's lines: enough to pass 100 bytes more than once.
+    for (let crash = 1; crash <= 3; crash++) {
+      Deno.kill(replica.pid!, "SIGKILL");
+      const previous = replica.pid;
+      replica = await waitFor("the replica to be restarted", async () => {
+        const m = await managed(server);
+        if (!m[0]?.running || m[0].pid === previous || m[0].restarts !== crash) return undefined;
+        const text = await logs();
+        return text.lastIndexOf("serving sum:1") > text.lastIndexOf("restarting") ? m[0] : undefined;
+      });
+    }
+    const rotated = [1, 2].map((i) => `${replica.log_path}.${i}`);
+    for (const path of rotated) assert.ok(Deno.statSync(path).isFile, `${path} exists`);
+    assert.throws(() => Deno.statSync(`${replica.log_path}.3`), Deno.errors.NotFound);
+    // What the endpoint returns is the files' contents, oldest first, ending with the newest start.
+    const whole = [...rotated.reverse(), replica.log_path].map((p) => Deno.readTextFileSync(p)).join("");
+    const text = await logs();
+    assert.equal(text, whole);
+    assert.match(text, /restarting/);
   } finally {
     await server.stop();
   }

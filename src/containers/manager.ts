@@ -10,6 +10,7 @@
  */
 
 import type { CoreInputType } from "../core/core.ts";
+import { RotatingLog } from "./log_file.ts";
 
 /** What one model version's replicas should be. */
 export interface ReplicaSpec {
@@ -39,6 +40,9 @@ export interface ManagerOptions {
   readonly rpc_host: string;
   readonly rpc_port: number;
   readonly log_dir: string;
+  /** Each replica's log rotates past this many bytes, keeping `log_files` files in all. */
+  readonly log_max_bytes?: number;
+  readonly log_files?: number;
   readonly restart_backoff_min_millis?: number;
   readonly restart_backoff_max_millis?: number;
 }
@@ -50,6 +54,7 @@ class Replica {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
   #exited: Promise<void> = Promise.resolve();
+  readonly #log: RotatingLog;
   restarts = 0;
 
   constructor(
@@ -57,7 +62,9 @@ class Replica {
     readonly index: number,
     readonly fingerprint: string,
     private readonly options: Required<ManagerOptions>,
-  ) {}
+  ) {
+    this.#log = new RotatingLog(this.log_path, options.log_max_bytes, options.log_files);
+  }
 
   get gpu(): string | null {
     return this.spec.gpus.length === 0 ? null : this.spec.gpus[this.index % this.spec.gpus.length]!;
@@ -126,17 +133,16 @@ class Replica {
   }
 
   async #pipe(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const file = await Deno.open(this.log_path, { append: true, create: true });
-    try {
-      for await (const chunk of stream) await file.write(chunk);
-    } finally {
-      file.close();
-    }
+    for await (const chunk of stream) this.#write(chunk);
   }
 
   #appendLog(line: string): void {
+    this.#write(new TextEncoder().encode(line));
+  }
+
+  #write(data: Uint8Array): void {
     try {
-      Deno.writeTextFileSync(this.log_path, line, { append: true });
+      this.#log.write(data);
     } catch {
       // The log directory vanished; the restart count still tells the story.
     }
@@ -180,6 +186,8 @@ export class ContainerManager {
     return new ContainerManager({
       restart_backoff_min_millis: 250,
       restart_backoff_max_millis: 10_000,
+      log_max_bytes: 10 * 1024 * 1024,
+      log_files: 3,
       ...options,
     });
   }

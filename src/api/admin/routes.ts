@@ -19,6 +19,7 @@ import { policyFor } from "../../policy/policy.ts";
 import type { PolicyState } from "../../policy/state.ts";
 import { policyName, storedPolicyName } from "../../selection/learned.ts";
 import type { ManagedReplica } from "../../containers/manager.ts";
+import { readLogTail } from "../../containers/log_file.ts";
 import { errorResponse, readJsonObject } from "../http.ts";
 import { parseBody } from "./parse.ts";
 import { appView, containerId, containerView, modelView, type ReplicaInfo } from "./views.ts";
@@ -234,25 +235,8 @@ export function createAdminApi(
           `Cannot read logs: replica ${b.replica} of "${label}" is not managed here`,
         );
       }
-      // Logs grow without bound: read only their tail.
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(path, { read: true });
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) return "";
-        throw err;
-      }
-      try {
-        const size = (await file.stat()).size;
-        await file.seek(Math.max(0, size - LOG_TAIL_BYTES), Deno.SeekMode.Start);
-        return new TextDecoder().decode(await new Response(file.readable).arrayBuffer());
-      } finally {
-        try {
-          file.close();
-        } catch {
-          // Already closed by reading its stream to the end.
-        }
-      }
+      // Read only their tail, across the rotation.
+      return new TextDecoder().decode(await readLogTail(path, LOG_TAIL_BYTES));
     },
   };
 
