@@ -23,8 +23,9 @@ class Raw {
 
   private constructor(readonly conn: Deno.TcpConn) {}
 
-  static async open(server: Server): Promise<Raw> {
-    const { hostname, port } = new URL(server.query_url);
+  /** A raw connection to the query port, or with `"admin"` to the management port. */
+  static async open(server: Server, to: "query" | "admin" = "query"): Promise<Raw> {
+    const { hostname, port } = new URL(to === "query" ? server.query_url : server.admin_url);
     return new Raw(await Deno.connect({ hostname, port: Number(port) }));
   }
 
@@ -312,4 +313,29 @@ Deno.test("connections over the cap are closed at once while the open ones are s
     const counters = await waitFor("a connection under the cap", () => coreCounters(server));
     assert.ok(counters.connections_refused! >= 1);
   }, ["--max-connections", "4"]);
+});
+
+Deno.test("the management port holds its clients to the same head timeout and connection cap", async () => {
+  await withServer(async (server) => {
+    const trickling = await Raw.open(server, "admin");
+    await trickling.send("GET /admin/ping HTTP/1.1\r\nhost: clipper\r\n");
+    assert.equal(await within(trickling.closed(), 15_000), true);
+    trickling.close();
+    const open = await Promise.all(Array.from({ length: 2 }, () => Raw.open(server, "admin")));
+    try {
+      const over = await Raw.open(server, "admin");
+      assert.equal(await within(over.closed(), 10_000), true);
+      over.close();
+      const body = '{"verbose": false}';
+      await open[0]!.send(
+        `POST /admin/get_all_applications HTTP/1.1\r\nhost: clipper\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      const apps = await open[0]!.response();
+      assert.deepEqual([apps.status, apps.body], [200, []]);
+    } finally {
+      open.forEach((raw) => raw.close());
+    }
+    const counters = await waitFor("the counters", () => coreCounters(server));
+    assert.ok(counters.header_timeouts! >= 1 && counters.connections_refused! >= 1, JSON.stringify(counters));
+  }, ["--header-read-timeout-millis", "1000", "--max-connections", "2"]);
 });

@@ -11,7 +11,7 @@ function lines(from: number, to: number): string {
   return text;
 }
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+async function withDir(body: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "clipper-log-" });
   try {
     await body(dir);
@@ -21,7 +21,7 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
 }
 
 Deno.test("a log past its bound rotates, keeps its newest files within the bound, and drops the oldest", async () => {
-  await withDir(async (dir) => {
+  await withDir((dir) => {
     const path = `${dir}/m-1-0.log`;
     const log = new RotatingLog(path, 100, 3);
     for (let i = 0; i < 50; i++) log.write(encoder.encode(lines(i, i + 1)));
@@ -47,7 +47,7 @@ Deno.test("reading a rotated log returns its tail across the files, oldest first
 });
 
 Deno.test("a log reopened after a restart continues its size, and one file kept starts again at the bound", async () => {
-  await withDir(async (dir) => {
+  await withDir((dir) => {
     const path = `${dir}/m-1-0.log`;
     new RotatingLog(path, 100, 1).write(encoder.encode(lines(0, 9)));
     const reopened = new RotatingLog(path, 100, 1);
