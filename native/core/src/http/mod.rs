@@ -112,3 +112,90 @@ impl Front {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::runtime::submit::Admission;
+
+    /// Stands in for the TypeScript frontend's query server (tested for real in tests/): answers every
+    /// request "ok".
+    fn fallback() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(ok).is_err() {
+                                return;
+                            }
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn connections_queued_unaccepted_when_the_front_stops_are_answered_not_reset() {
+        let core = Runtime::start(
+            "tcp://127.0.0.1:0",
+            EngineConfig::default(),
+            0,
+            Admission::total(1000),
+            1 << 20,
+        )
+        .unwrap();
+        let front = Front::default();
+        let config = FrontConfig {
+            host: "127.0.0.1",
+            port: 0,
+            fallback_port: fallback(),
+            limits: Limits::generous(1 << 20),
+            tls: None,
+        };
+        let port = front.start(&core, &config).unwrap();
+        // Holds the core thread, so that the clients below wait in the kernel's accept queue.
+        let (held, release) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+        core.handle.spawn(async move {
+            held.0.send(()).unwrap();
+            let _ = release.1.recv();
+        });
+        held.1.recv().unwrap();
+        let clients: Vec<TcpStream> = (0..8)
+            .map(|_| {
+                let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let request = b"GET /other HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+                client.write_all(request).unwrap();
+                client
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            // The stop is waiting when the core thread resumes.
+            let stopped = scope.spawn(|| front.stop(Duration::from_secs(10)));
+            while !stopped.is_finished() && front.running.lock().unwrap().is_some() {
+                std::thread::yield_now();
+            }
+            release.0.send(()).unwrap();
+            for mut client in clients {
+                let mut answer = String::new();
+                client.read_to_string(&mut answer).unwrap();
+                assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+            }
+        });
+        core.stop();
+    }
+}

@@ -28,7 +28,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::apps::{AppRoute, AppTable};
@@ -72,8 +72,10 @@ fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// Accepts connections until `stop` fires, then lets the requests already taken finish (`drain` says
-/// which) for up to the drain time it carries (none when its sender is gone).
+/// Accepts connections until `stop` fires, then takes those the kernel had already queued (their clients
+/// saw the connection open and may have sent a request), closes the listener, and lets the requests
+/// already taken finish (`drain` says which) for up to the drain time `stop` carries (none when its sender
+/// is gone).
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<Context>,
@@ -86,46 +88,60 @@ pub async fn serve(
             drain_for = &mut stop => break drain_for.unwrap_or_default(),
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        match accepted {
+            Ok((stream, _)) => take(stream, &ctx, &open, &drain),
             Err(err) => {
                 // Out of descriptors, say: keep serving the connections there are.
                 eprintln!("clipper core: accepting a query connection failed: {err}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        // Over the cap: closed at once, so that the connections there are keep being served.
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            count(&ctx, |load| &load.connections_refused);
-            continue;
-        };
-        // Answers are small and latency matters more than segment count.
-        let _ = stream.set_nodelay(true);
-        let ctx = ctx.clone();
-        let ticket = drain.ticket();
-        tokio::spawn(async move {
-            let watch = Watch::new();
-            match ctx.tls.clone() {
-                None => serve_connection(stream, &ctx, &watch, ticket).await,
-                Some(acceptor) => {
-                    if let Some(stream) = tls::handshake(&acceptor, stream).await {
-                        serve_connection(stream, &ctx, &watch, ticket).await;
-                    }
+        }
+    };
+    // Closing a listener resets every connection still in its accept queue, so they are taken first: the
+    // reactor may not have reported them yet, hence the direct, non-blocking accepts until none is left.
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((stream, _)) = listener.accept() {
+            let stream = stream
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpStream::from_std(stream));
+            if let Ok(stream) = stream {
+                take(stream, &ctx, &open, &drain);
+            }
+        }
+    }
+    let _ = tokio::time::timeout(drain_for, drain.shutdown()).await;
+}
+
+/// Serves one accepted connection on its own task, or closes it at once when the front is at its cap (so
+/// that the connections there are keep being served).
+fn take(stream: TcpStream, ctx: &Arc<Context>, open: &Arc<Semaphore>, drain: &Drain) {
+    let Ok(permit) = open.clone().try_acquire_owned() else {
+        count(ctx, |load| &load.connections_refused);
+        return;
+    };
+    // Answers are small and latency matters more than segment count.
+    let _ = stream.set_nodelay(true);
+    let ctx = ctx.clone();
+    let ticket = drain.ticket();
+    tokio::spawn(async move {
+        let watch = Watch::new();
+        match ctx.tls.clone() {
+            None => serve_connection(stream, &ctx, &watch, ticket).await,
+            Some(acceptor) => {
+                if let Some(stream) = tls::handshake(&acceptor, stream).await {
+                    serve_connection(stream, &ctx, &watch, ticket).await;
                 }
             }
-            // One that was too slow is counted (hyper takes a timed-out read between requests for a clean
-            // close, so not by the result).
-            match watch.expired() {
-                Some(Phase::Head) => count(&ctx, |load| &load.header_timeouts),
-                Some(Phase::Idle) => count(&ctx, |load| &load.idle_timeouts),
-                _ => {}
-            }
-            drop(permit);
-        });
-    };
-    drop(listener);
-    let _ = tokio::time::timeout(drain_for, drain.shutdown()).await;
+        }
+        // One that was too slow is counted (hyper takes a timed-out read between requests for a clean
+        // close, so not by the result).
+        match watch.expired() {
+            Some(Phase::Head) => count(&ctx, |load| &load.header_timeouts),
+            Some(Phase::Idle) => count(&ctx, |load| &load.idle_timeouts),
+            _ => {}
+        }
+        drop(permit);
+    });
 }
 
 fn count(ctx: &Context, which: impl FnOnce(&crate::runtime::LoadCounters) -> &AtomicU64) {
