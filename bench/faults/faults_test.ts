@@ -30,7 +30,7 @@ Deno.test("a frontend killed during add_app writes keeps every acknowledged writ
   meetsTargets(r);
 });
 
-Deno.test("a replica killed under load loses no query and answers none twice", async () => {
+Deno.test("a replica killed under load loses no query, answers none twice and gives defaults to none but its own batch", async () => {
   const r = await one("replica_kill");
   servedUnderLoad(r);
   meetsTargets(r);

@@ -36,6 +36,8 @@ export interface Row {
   readonly recover_millis: number | null;
   /** What the row cannot show by itself (e.g. a known gap), printed under the table. */
   readonly note?: string;
+  /** The most defaults the fault may cost (e.g. the queries in flight on a killed replica); absent: any. */
+  readonly defaults_allowed?: number;
 }
 
 export class Frontend {
@@ -311,6 +313,7 @@ export function row(
     /** From `Recorder.answeredTwice`. */
     container_answered_twice?: number;
     note?: string;
+    defaults_allowed?: number;
   },
 ): Row {
   return {
@@ -324,6 +327,7 @@ export function row(
     writes_lost: measured.writes?.lost ?? 0,
     recover_millis: measured.recover_millis,
     note: measured.note,
+    defaults_allowed: measured.defaults_allowed,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The fault table: one Markdown row per scenario, and which targets a row misses: 0 lost (every query
- * answered by its deadline + 50 ms), 0 answered twice, 0 acknowledged writes lost. The time to recover is
+ * answered by its deadline + 50 ms), 0 answered twice, 0 acknowledged writes lost, and no more defaults
+ * than the queries the fault put at risk where a scenario says how many. The time to recover is
  * reported, not a target. Owns formatting only; must not run anything.
  */
 
@@ -12,6 +13,9 @@ export function misses(r: Row): string[] {
   if (r.lost > 0) missed.push("lost queries");
   if (r.answered_twice > 0) missed.push("answered twice");
   if (r.writes_lost > 0) missed.push("acknowledged writes lost");
+  if (r.answered_by_default > (r.defaults_allowed ?? Infinity)) {
+    missed.push("more defaults than the fault put at risk");
+  }
   return missed;
 }
 

@@ -75,6 +75,9 @@ pub struct Counters {
     pub batches_sent: u64,
     pub replicas_lost: u64,
     pub queries_requeued: u64,
+    /// Queries of a lost replica's batch answered with their default at once: no other replica could
+    /// have answered them by their deadline.
+    pub queries_defaulted_on_replica_loss: u64,
     /// Filled in by `runtime::Shared::snapshot` from the router's count.
     pub oversized_frames: u64,
     /// Load control's, filled from `runtime::LoadCounters` when a snapshot is read (the engine sees none
@@ -574,21 +577,30 @@ impl Engine {
             "clipper core: lost contact with container for model \"{label}\" (replica {})",
             replica.replica_id
         );
-        // Its unfinished batch goes back to the queue for another replica, deadlines permitting.
-        if let Some(batch) = replica
+        // Its unfinished batch goes back to the front of the queue for another replica (its deadlines are
+        // the earliest there), but a query that a round trip can no longer answer in time gets its default
+        // now rather than at its deadline: waiting could not change its answer.
+        let requeue = replica
             .busy_with
-            .and_then(|msg_id| self.inflight.remove(&msg_id))
-        {
-            if let Some(model) = self.models.get_mut(&model_id) {
-                for q in batch.queries {
-                    if q.deadline > now && self.pending.contains_key(&q.id) {
-                        self.counters.queries_requeued += 1;
-                        model.queue.push(q);
-                    }
-                }
+            .and_then(|msg_id| self.inflight.remove(&msg_id));
+        let alive = self.registry.has_replica_for(model_id);
+        if let (Some(batch), Some(model)) = (requeue, self.models.get_mut(&model_id)) {
+            let pending = &self.pending;
+            let (live, too_late): (Vec<Query>, Vec<Query>) = batch
+                .queries
+                .into_iter()
+                .filter(|q| pending.contains_key(&q.id))
+                .partition(|q| !alive || q.deadline > now + model.round_trip);
+            self.counters.queries_requeued += live.len() as u64;
+            for q in live {
+                model.queue.push(q);
+            }
+            self.counters.queries_defaulted_on_replica_loss += too_late.len() as u64;
+            for q in too_late {
+                self.answer(q.id, Status::DeadlineMissed, Vec::new(), Duration::ZERO, 0);
             }
         }
-        if self.registry.has_replica_for(model_id) {
+        if alive {
             self.dispatch(model_id, now);
         } else if let Some(model) = self.models.get_mut(&model_id) {
             for q in model.queue.drain() {

@@ -334,6 +334,58 @@ fn a_busy_replica_that_goes_silent_has_its_live_queries_requeued() {
 }
 
 #[test]
+fn a_lost_replicas_batch_goes_to_another_replica_and_what_cannot_make_its_deadline_gets_its_default_at_once(
+) {
+    let mut h = Harness::new(2);
+    h.connect(b"c1");
+    h.connect(b"c2");
+    // A first batch on each replica teaches the engine a round trip of 30 ms.
+    h.submit(&[1, 2, 3, 4], 0);
+    let warm = h.sent_batches();
+    assert_eq!(warm.len(), 2);
+    for (identity, msg_id, _) in &warm {
+        h.recv(identity, response(*msg_id, &["w", "w"]), 30);
+    }
+    assert_eq!(h.done().len(), 4);
+    // Query 5 (due at 140 ms) still has time for a round trip when its replica is lost at 80 ms; query 6
+    // (due at 100 ms) has not.
+    let now = h.at(40);
+    let queries = [(5, 140), (6, 100)]
+        .map(|(id, due)| Query {
+            id,
+            deadline: h.at(due),
+            input: Frame::Owned(vec![id as u8; 8]),
+        })
+        .to_vec();
+    h.engine.apply(
+        Command::Submit {
+            model: h.model,
+            queries,
+        },
+        now,
+    );
+    let sent = h.sent_batches();
+    assert_eq!(sent.len(), 1, "one idle replica takes the batch of two");
+    let (lost, _, size) = sent[0].clone();
+    assert_eq!(size, 2);
+    h.engine.on_unreachable(&lost, h.at(80));
+    assert_eq!(
+        h.done(),
+        vec![(6, Status::DeadlineMissed, vec![])],
+        "the query a round trip cannot save is answered at once"
+    );
+    let resent = h.sent_batches();
+    assert_eq!(resent.len(), 1);
+    assert_ne!(resent[0].0, lost, "the other replica takes the rest");
+    assert_eq!(resent[0].2, 1);
+    h.recv(&resent[0].0.clone(), response(resent[0].1, &["five"]), 100);
+    assert_eq!(h.done(), vec![(5, Status::Ok, b"five".to_vec())]);
+    let counters = h.engine.snapshot(h.at(100)).counters;
+    assert_eq!(counters.queries_requeued, 1);
+    assert_eq!(counters.queries_defaulted_on_replica_loss, 1);
+}
+
+#[test]
 fn removing_a_model_drops_its_waiting_queries() {
     let mut h = Harness::new(1);
     h.connect(b"c1");
