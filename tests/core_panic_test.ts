@@ -66,7 +66,11 @@ Deno.test("a panic on the core thread fails every waiting query at once and ever
     stderr: "inherit",
   }).spawn();
   try {
-    const model = core.configureModel("slow", "1", "strings", -1, 60_000_000);
+    const model = core.configureModel("slow", "1", "strings", {
+      batch_size: -1,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }, 60_000_000);
     const snapshot = () => Promise.resolve(core.snapshot());
     await waitFor(
       "the replica to connect",
@@ -96,7 +100,12 @@ Deno.test("a panic on the core thread fails every waiting query at once and ever
       (e: unknown) => e instanceof NativeError && e.status === Status.CORE_FAILED,
     );
     assert.throws(
-      () => core.configureModel("other", "1", "strings", -1, 1000),
+      () =>
+        core.configureModel("other", "1", "strings", {
+          batch_size: -1,
+          batching: "aimd",
+          batch_delay_micros: 0,
+        }, 1000),
       (e: unknown) => e instanceof NativeError && e.status === Status.CORE_FAILED,
     );
   } finally {

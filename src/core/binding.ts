@@ -7,7 +7,7 @@
  * library built for another version.
  */
 
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 export const SYMBOLS = {
   /** () -> u32: the ABI version the library was built for. */
@@ -24,10 +24,22 @@ export const SYMBOLS = {
   clipper_core_close: { parameters: ["pointer"], result: "i32" },
   /** (core) -> void */
   clipper_core_free: { parameters: ["pointer"], result: "void" },
-  /** (core, name, name_len, version, version_len, input_type, batch_size, latency_objective_micros,
-   *  out_model: *mut u32) -> status */
+  /** (core, name, name_len, version, version_len, input_type, batch_size, sizing (0 AIMD, 1 quantile),
+   *  batch_delay_micros, latency_objective_micros, out_model: *mut u32) -> status */
   clipper_model_configure: {
-    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "u32", "i32", "u64", "buffer"],
+    parameters: [
+      "pointer",
+      "buffer",
+      "usize",
+      "buffer",
+      "usize",
+      "u32",
+      "i32",
+      "u32",
+      "u64",
+      "u64",
+      "buffer",
+    ],
     result: "i32",
   },
   /** (core, model) -> status */

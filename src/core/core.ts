@@ -25,6 +25,20 @@ export { CompletionStatus, NativeError, Status };
 export const INPUT_TYPE_IDS = { bytes: 0, ints: 1, floats: 2, doubles: 3, strings: 4 } as const;
 export type CoreInputType = keyof typeof INPUT_TYPE_IDS;
 
+/** How adaptive batches are sized: AIMD against the objective, or the largest batch whose estimated p99
+ * latency fits the earliest deadline waiting. */
+export const SIZING_IDS = { aimd: 0, quantile: 1 } as const;
+export type BatchSizing = keyof typeof SIZING_IDS;
+
+/** A model version's batching, as `add_model` and `set_model_batching` set it. */
+export interface ModelBatching {
+  /** ≥ 1: a fixed maximum; −1: adaptive, sized by `batching`. */
+  readonly batch_size: number;
+  readonly batching: BatchSizing;
+  /** How long a replica with room in its batch may wait for more queries; 0: never. */
+  readonly batch_delay_micros: number;
+}
+
 export interface CoreOptions {
   /** ZeroMQ endpoint the RPC socket binds, e.g. `tcp://127.0.0.1:7000`. */
   readonly rpc_endpoint: string;
@@ -194,7 +208,7 @@ export class ServingCore {
     name: string,
     version: string,
     input_type: CoreInputType,
-    batch_size: number,
+    batching: ModelBatching,
     latency_objective_micros: number,
   ): number {
     const n = encoder.encode(name);
@@ -209,7 +223,9 @@ export class ServingCore {
         v,
         BigInt(v.length),
         INPUT_TYPE_IDS[input_type],
-        batch_size,
+        batching.batch_size,
+        SIZING_IDS[batching.batching],
+        BigInt(batching.batch_delay_micros),
         BigInt(latency_objective_micros),
         out,
       ),

@@ -38,7 +38,11 @@ function open(max_outstanding_queries = 100): ServingCore {
 Deno.test("queries for a model with no replica are answered at once, each with its own id", async () => {
   const core = open();
   try {
-    const model = core.configureModel("m", "1", "doubles", -1, 100_000);
+    const model = core.configureModel("m", "1", "doubles", {
+      batch_size: -1,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }, 100_000);
     const answers = await Promise.all(core.submit(model, 1_000_000, batchOf(2, 8)));
     assert.deepEqual(answers.map((a) => a.status), [
       CompletionStatus.NO_CONNECTED_MODEL,
@@ -58,7 +62,11 @@ Deno.test("a refused submit throws with the core's status and message", async ()
       (e: unknown) =>
         e instanceof NativeError && e.status === Status.UNKNOWN_MODEL && e.message.includes("42"),
     );
-    const model = core.configureModel("m", "1", "ints", 1, 1000);
+    const model = core.configureModel("m", "1", "ints", {
+      batch_size: 1,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }, 1000);
     assert.throws(
       () => core.submit(model, 1000, batchOf(2, 4)),
       (e: unknown) =>
@@ -66,7 +74,14 @@ Deno.test("a refused submit throws with the core's status and message", async ()
         e.message.includes("--max-outstanding-queries"),
     );
     assert.throws(
-      () => core.configureModel("m", "1", "ints", 0, 1000),
+      () =>
+        core.configureModel(
+          "m",
+          "1",
+          "ints",
+          { batch_size: 0, batching: "aimd", batch_delay_micros: 0 },
+          1000,
+        ),
       (e: unknown) =>
         e instanceof NativeError && e.status === Status.INVALID_ARGUMENT && e.message.includes("batch size"),
     );
@@ -106,7 +121,11 @@ Deno.test("binding an endpoint already in use fails naming the endpoint", async 
 
 Deno.test("a closed core refuses submissions", async () => {
   const core = open();
-  const model = core.configureModel("m", "1", "strings", -1, 1000);
+  const model = core.configureModel("m", "1", "strings", {
+    batch_size: -1,
+    batching: "aimd",
+    batch_delay_micros: 0,
+  }, 1000);
   await core.close();
   assert.throws(
     () => core.submit(model, 1000, batchOf(1, 1)),
@@ -132,7 +151,13 @@ Deno.test("a library that is missing is reported with the way to build it", () =
 
 Deno.test("closing twice at once frees the core once (two signals during shutdown)", async () => {
   const core = open();
-  core.configureModel("m", "1", "doubles", -1, 100_000);
+  core.configureModel(
+    "m",
+    "1",
+    "doubles",
+    { batch_size: -1, batching: "aimd", batch_delay_micros: 0 },
+    100_000,
+  );
   await Promise.all([core.close(), core.close()]);
   await core.close();
 });
@@ -141,7 +166,11 @@ Deno.test("closing twice at once frees the core once (two signals during shutdow
 function servingTwoModels(): { core: ServingCore; url: string; members: NativeSelection["members"] } {
   const core = open();
   const members = ["a", "b"].map((name) => ({
-    model: core.configureModel(name, "1", "doubles", -1, 100_000),
+    model: core.configureModel(name, "1", "doubles", {
+      batch_size: -1,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }, 100_000),
     label: `${name}:1`,
   }));
   // Nothing listens on the fallback: every request here must be answered natively.
@@ -178,7 +207,11 @@ async function predictText(url: string, body: unknown): Promise<string> {
 Deno.test("user weights are refused for an unknown app, an app without selection or a wrong length", async () => {
   const core = open();
   try {
-    const a = core.configureModel("a", "1", "doubles", -1, 100_000);
+    const a = core.configureModel("a", "1", "doubles", {
+      batch_size: -1,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }, 100_000);
     const members = [{ model: a, label: "a:1" }];
     core.publishApps([
       { ...appWith(null), name: "plain" },

@@ -13,7 +13,13 @@
  */
 
 import { ClipperError } from "../errors.ts";
-import { type CoreInputType, INPUT_TYPE_IDS, type NativeApp, type ServingCore } from "../core/core.ts";
+import {
+  type CoreInputType,
+  INPUT_TYPE_IDS,
+  type ModelBatching,
+  type NativeApp,
+  type ServingCore,
+} from "../core/core.ts";
 import type { AppPolicyRecord, LearnedStates } from "../selection/learned.ts";
 import { draw, type Rng } from "../policy/rng.ts";
 import { parsePolicy, type PolicySpec } from "../policy/params.ts";
@@ -27,11 +33,10 @@ export interface AppRoute extends AppPolicyRecord {
   readonly linked_models: readonly string[];
 }
 
-export interface VersionRoute {
+export interface VersionRoute extends ModelBatching {
   readonly model_name: string;
   readonly model_version: string;
   readonly input_type: CoreInputType;
-  readonly batch_size: number;
 }
 
 /** Everything the routing table is built from. */
@@ -171,13 +176,14 @@ export class Routes {
       const label = `${v.model_name}:${v.model_version}`;
       seen.add(label);
       const objective = objectives.get(v.model_name) ?? UNLINKED_OBJECTIVE_MICROS;
-      const fingerprint = `${v.input_type}/${v.batch_size}/${objective}`;
+      const fingerprint =
+        `${v.input_type}/${v.batch_size}/${v.batching}/${v.batch_delay_micros}/${objective}`;
       if (this.#registered.get(label)?.fingerprint === fingerprint) continue;
       const id = this.#core.configureModel(
         v.model_name,
         v.model_version,
         v.input_type,
-        v.batch_size,
+        { batch_size: v.batch_size, batching: v.batching, batch_delay_micros: v.batch_delay_micros },
         objective,
       );
       this.#registered.set(label, { id, fingerprint });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClipperError } from "../errors.ts";
-import type { NativeApp } from "../core/core.ts";
+import type { ModelBatching, NativeApp } from "../core/core.ts";
 import { type AppRoute, Routes, type RoutingState } from "./routes.ts";
 
 /** Records the core calls; the real core is exercised by the integration tests. */
@@ -11,8 +11,10 @@ function recordingCore() {
   return {
     calls,
     published,
-    configureModel(name: string, version: string, type: string, batch: number, objective: number) {
-      calls.push(`configure ${name}:${version} ${type} ${batch} ${objective}`);
+    configureModel(name: string, version: string, type: string, b: ModelBatching, objective: number) {
+      calls.push(
+        `configure ${name}:${version} ${type} ${b.batch_size}/${b.batching}/${b.batch_delay_micros} ${objective}`,
+      );
       return next++;
     },
     removeModel(id: number) {
@@ -41,8 +43,22 @@ function state(overrides: Partial<RoutingState> = {}): RoutingState {
   return {
     apps: [shop],
     versions: [
-      { model_name: "price", model_version: "1", input_type: "doubles", batch_size: -1 },
-      { model_name: "price", model_version: "2", input_type: "doubles", batch_size: -1 },
+      {
+        model_name: "price",
+        model_version: "1",
+        input_type: "doubles",
+        batch_size: -1,
+        batching: "aimd",
+        batch_delay_micros: 0,
+      },
+      {
+        model_name: "price",
+        model_version: "2",
+        input_type: "doubles",
+        batch_size: -1,
+        batching: "aimd",
+        batch_delay_micros: 0,
+      },
     ],
     current_versions: new Map([["price", "2"]]),
     ...overrides,
@@ -81,14 +97,31 @@ Deno.test("model versions are registered once, re-registered on change and remov
   routes.apply(state());
   routes.apply(state());
   assert.deepEqual(core.calls, [
-    "configure price:1 doubles -1 20000",
-    "configure price:2 doubles -1 20000",
+    "configure price:1 doubles -1/aimd/0 20000",
+    "configure price:2 doubles -1/aimd/0 20000",
   ]);
   core.calls.length = 0;
   routes.apply(state({
-    versions: [{ model_name: "price", model_version: "2", input_type: "doubles", batch_size: 8 }],
+    versions: [{
+      model_name: "price",
+      model_version: "2",
+      input_type: "doubles",
+      batch_size: 8,
+      batching: "aimd",
+      batch_delay_micros: 0,
+    }],
   }));
-  assert.deepEqual(core.calls, ["configure price:2 doubles 8 20000", "remove 0"]);
+  assert.deepEqual(core.calls, ["configure price:2 doubles 8/aimd/0 20000", "remove 0"]);
+});
+
+Deno.test("a change of batching or batch delay re-registers the model version with the core", () => {
+  const core = recordingCore();
+  const routes = new Routes(core);
+  routes.apply(state());
+  core.calls.length = 0;
+  const [first, second] = state().versions;
+  routes.apply(state({ versions: [first!, { ...second!, batching: "quantile", batch_delay_micros: 300 }] }));
+  assert.deepEqual(core.calls, ["configure price:2 doubles -1/quantile/300 20000"]);
 });
 
 Deno.test("adaptive batching aims at the tightest objective of the apps linking the model", () => {

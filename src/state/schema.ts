@@ -29,6 +29,9 @@ const stateSchema = z.object({
       container_name: z.string(),
       model_data_path: z.string(),
       batch_size: z.number().int(),
+      // Absent from configurations stored before batching could be chosen.
+      batching: z.enum(["aimd", "quantile"]).default("aimd"),
+      batch_delay_micros: z.number().int().min(0).default(0),
       container_command: z.array(z.string()).default([]),
     }),
   ),

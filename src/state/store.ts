@@ -8,7 +8,7 @@
  */
 
 import { ClipperError } from "../errors.ts";
-import type { CoreInputType } from "../core/core.ts";
+import type { BatchSizing, CoreInputType, ModelBatching } from "../core/core.ts";
 
 export const DEFAULT_POLICY = "DefaultOutputSelectionPolicy";
 
@@ -32,6 +32,10 @@ export interface ModelVersionRecord {
   readonly model_data_path: string;
   /** −1 for adaptive batching, else ≥ 1. */
   readonly batch_size: number;
+  /** How adaptive batches are sized. */
+  readonly batching: BatchSizing;
+  /** How long a replica with room in its batch may wait for more queries; 0: never. */
+  readonly batch_delay_micros: number;
   /** How the container manager starts a replica as a local process; empty when replicas run elsewhere. */
   readonly container_command: readonly string[];
 }
@@ -69,6 +73,7 @@ export type StateChange =
   | { readonly kind: "app_deleted"; readonly name: string; readonly unlinked_models: readonly string[] }
   | { readonly kind: "app_policy_set"; readonly app: AppRecord }
   | { readonly kind: "model_version_added"; readonly version: ModelVersionRecord }
+  | { readonly kind: "model_batching_set"; readonly version: ModelVersionRecord }
   | { readonly kind: "current_version_set"; readonly model_name: string; readonly model_version: string }
   | {
     readonly kind: "model_version_deleted";
@@ -101,6 +106,8 @@ export interface StateStore {
   setCurrentVersion(name: string, version: string): Promise<void>;
   /** Removes a version; if it was current, links to its model resolve to nothing until one is set. */
   deleteModelVersion(name: string, version: string): Promise<void>;
+  /** Changes how a model version's queries are batched (the fields given; the others stay). */
+  setModelBatching(name: string, version: string, changes: Partial<ModelBatching>): Promise<void>;
   /** Changes an app's selection policy and its parameters. */
   setAppPolicy(name: string, policy: string, policy_params: Readonly<Record<string, unknown>>): Promise<void>;
   addLinks(appName: string, models: readonly string[]): Promise<void>;
@@ -215,6 +222,22 @@ export class State implements StateStore {
       data.versions[label] = record;
       data.current_versions[record.model_name] = record.model_version;
       return { kind: "model_version_added", version: record };
+    });
+  }
+
+  async setModelBatching(name: string, version: string, changes: Partial<ModelBatching>): Promise<void> {
+    await this.backend.update((data) => {
+      const label = versionLabel(name, version);
+      const record = data.versions[label];
+      if (!record) {
+        throw new ClipperError(
+          "model_not_found",
+          `Cannot set the batching of model "${label}": no such version`,
+        );
+      }
+      const updated = { ...record, ...changes };
+      data.versions[label] = updated;
+      return { kind: "model_batching_set", version: updated };
     });
   }
 

@@ -35,6 +35,8 @@ const price = (
   container_name: "c",
   model_data_path: "/tmp",
   batch_size: -1,
+  batching: "aimd",
+  batch_delay_micros: 0,
   container_command: [],
 });
 
@@ -88,6 +90,15 @@ export function stateSuite(backendName: string, makeBackend: () => Promise<State
     await rejects(state.addLinks("shop", []), "invalid_request", "no model");
     await state.addLinks("shop", ["tax", "fee"]);
     assert.deepEqual((await state.read()).links.shop, ["price", "tax", "fee"], "a multi-model app, in order");
+  });
+
+  test("a model version's batching changes field by field, and unknown versions are refused", async (state) => {
+    await state.addModelVersion(price("1"));
+    await rejects(state.setModelBatching("price", "2", { batch_size: 4 }), "model_not_found", '"price:2"');
+    await state.setModelBatching("price", "1", { batching: "quantile", batch_delay_micros: 500 });
+    await state.setModelBatching("price", "1", { batch_size: 8 });
+    const v = (await state.read()).versions["price:1"]!;
+    assert.deepEqual([v.batch_size, v.batching, v.batch_delay_micros], [8, "quantile", 500]);
   });
 
   test("an app's policy and its parameters change, and unknown apps are refused", async (state) => {

@@ -410,6 +410,24 @@ class ClipperConnection:
         replicas = _Replicas(num_replicas, batch_size, sys.executable, tuple(gpus), wait, wait_timeout_s)
         return self._deploy(name, str(version), kind, predict, owners, sample, replicas)
 
+    def set_model_batching(
+        self,
+        name: str,
+        version: Optional[str] = None,
+        *,
+        batch_size: Optional[int] = None,
+        batching: Optional[str] = None,
+        batch_delay_micros: Optional[int] = None,
+    ) -> None:
+        """Changes how `name:version` (the current version by default) is batched, live: `batch_size` (-1
+        adaptive, else a fixed maximum), `batching` ("aimd" or "quantile", for adaptive batches) and
+        `batch_delay_micros` (how long a replica with room in its batch waits for more queries, never past
+        the earliest deadline waiting; 0: never). Only the arguments given change."""
+        changes = {"batch_size": batch_size, "batching": batching, "batch_delay_micros": batch_delay_micros}
+        body = {"model_name": name, "model_version": self._version(name, version)}
+        body.update({k: v for k, v in changes.items() if v is not None})
+        self._call("set_model_batching", body)
+
     def set_model_version(self, name: str, version: str) -> None:
         self._call("set_model_version", {"model_name": name, "model_version": str(version)})
 

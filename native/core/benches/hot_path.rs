@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clipper_core::batching::sizer_for;
+use clipper_core::batching::{sizer_for, Batching, LatencyFit, Sizing};
 use clipper_core::cache::PredictionCache;
 use clipper_core::engine::{Command, Engine, EngineConfig, ModelTable};
 use clipper_core::http::predict::parse;
@@ -90,7 +90,7 @@ fn engine_round_trip(c: &mut Criterion) {
             Command::Configure {
                 model,
                 input_type: InputType::Doubles,
-                batch_size: 32,
+                batching: Batching::fixed(32),
                 latency_objective: Duration::from_millis(100),
             },
             now,
@@ -131,18 +131,30 @@ fn engine_round_trip(c: &mut Criterion) {
 }
 
 fn batch_former(c: &mut Criterion) {
-    c.bench_function("batching/adaptive_observe_and_size", |b| {
-        let mut sizer = sizer_for(-1, Duration::from_millis(20));
-        let mut turn = 0u64;
-        b.iter(|| {
-            turn += 1;
-            // Mostly fast full batches with an occasional slow one, so both branches run.
-            let latency = Duration::from_micros(if turn.is_multiple_of(16) { 30_000 } else { 500 });
-            let size = sizer.max_batch();
-            sizer.observe(size, latency);
-            black_box(sizer.max_batch())
-        })
-    });
+    for (name, sizing) in [("adaptive", Sizing::Aimd), ("quantile", Sizing::Quantile)] {
+        c.bench_function(&format!("batching/{name}_observe_and_size"), |b| {
+            let objective = Duration::from_millis(20);
+            let batching = Batching {
+                batch_size: -1,
+                sizing,
+                delay: Duration::ZERO,
+            };
+            let mut sizer = sizer_for(batching, objective);
+            // The engine feeds every model's fit, whatever its sizer; the quantile sizer refits it.
+            let mut fit = LatencyFit::default();
+            let mut turn = 0u64;
+            b.iter(|| {
+                turn += 1;
+                // Mostly fast full batches with an occasional slow one, so both branches run.
+                let latency =
+                    Duration::from_micros(if turn.is_multiple_of(16) { 30_000 } else { 500 });
+                let size = sizer.max_batch(objective, &fit);
+                sizer.observe(size, latency);
+                fit.observe(size, latency);
+                black_box(sizer.max_batch(objective, &fit))
+            })
+        });
+    }
 }
 
 fn cache(c: &mut Criterion) {

@@ -147,6 +147,8 @@ Deno.test("get_model reports the version as the original did, and whether it is 
     model_data_path: "DEPRECATED",
     is_current_version: true,
     batch_size: -1,
+    batching: "aimd",
+    batch_delay_micros: 0,
     container_command: [],
   });
 });
@@ -159,6 +161,37 @@ Deno.test("add_model fills in labels, paths and adaptive batching when they are 
   assert.equal(model.container_name, "");
   assert.equal(model.model_data_path, "");
   assert.equal(model.batch_size, -1);
+  assert.equal(model.batching, "aimd");
+  assert.equal(model.batch_delay_micros, 0);
+});
+
+Deno.test("add_model takes quantile batching and a batch delay, and set_model_batching changes only what it names", async () => {
+  const call = await admin();
+  ok(await call("add_model", { ...MODEL, batching: "quantile", batch_delay_micros: 2_000 }));
+  const get = async () => (await call("get_model", { model_name: "price", model_version: "1" })).json;
+  assert.deepEqual(
+    [(await get()).batch_size, (await get()).batching, (await get()).batch_delay_micros],
+    [-1, "quantile", 2_000],
+  );
+  const set = await call("set_model_batching", {
+    model_name: "price",
+    model_version: "1",
+    batch_delay_micros: 0,
+  });
+  ok(set);
+  assert.match(set.text, /"price:1"/);
+  const after = await get();
+  assert.deepEqual([after.batch_size, after.batching, after.batch_delay_micros], [-1, "quantile", 0]);
+  ok(
+    await call("set_model_batching", {
+      model_name: "price",
+      model_version: "1",
+      batch_size: 16,
+      batching: "aimd",
+    }),
+  );
+  const fixed = await get();
+  assert.deepEqual([fixed.batch_size, fixed.batching, fixed.batch_delay_micros], [16, "aimd", 0]);
 });
 
 Deno.test("an input type alias is stored canonically and reported with the original's name", async () => {
@@ -328,6 +361,54 @@ Deno.test("every endpoint refuses malformed JSON and a body that is not an objec
 
 // [what is refused, endpoint, body, status, code, text the cause must contain]
 const REFUSALS: [string, string, unknown, number, string, string][] = [
+  [
+    "add_model refuses an unknown batching",
+    "add_model",
+    { ...MODEL, model_version: "9", batching: "greedy" },
+    400,
+    "invalid_request",
+    '"batching"',
+  ],
+  [
+    "add_model refuses a negative batch delay",
+    "add_model",
+    { ...MODEL, model_version: "9", batch_delay_micros: -1 },
+    400,
+    "invalid_request",
+    '"batch_delay_micros"',
+  ],
+  [
+    "add_model refuses a batch delay over ten seconds",
+    "add_model",
+    { ...MODEL, model_version: "9", batch_delay_micros: 10_000_001 },
+    400,
+    "invalid_request",
+    '"batch_delay_micros"',
+  ],
+  [
+    "set_model_batching refuses an unknown model",
+    "set_model_batching",
+    { model_name: "ghost", model_version: "1", batch_size: 4 },
+    404,
+    "model_not_found",
+    '"ghost:1"',
+  ],
+  [
+    "set_model_batching refuses a call that changes nothing",
+    "set_model_batching",
+    { model_name: "price", model_version: "1" },
+    400,
+    "invalid_request",
+    "at least one of",
+  ],
+  [
+    "set_model_batching refuses a batch size of 0",
+    "set_model_batching",
+    { model_name: "price", model_version: "1", batch_size: 0 },
+    400,
+    "invalid_request",
+    '"batch_size"',
+  ],
   ["add_app refuses a second app of the same name", "add_app", APP, 400, "app_exists", '"shop"'],
   [
     "add_app refuses a name with a space",

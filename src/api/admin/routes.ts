@@ -53,6 +53,16 @@ const int = (min: number, max: number, rule: string) =>
 // The original required `verbose`; its client always sends it, so a missing one means false.
 const verbose = z.object({ verbose: z.boolean({ error: "expected true or false" }).default(false) });
 const modelVersion = z.object({ model_name: nameSchema, model_version: versionSchema });
+const batchSizeRule = "expected -1 (adaptive batching) or a positive integer";
+const batchSize = int(-1, MAX_INT32, batchSizeRule).refine((n) => n !== 0, { error: batchSizeRule });
+const batchSizing = z.enum(["aimd", "quantile"], { error: 'expected "aimd" or "quantile"' });
+/** Longer than any objective worth serving: a hold that long would only ever be cut by the deadline. */
+const MAX_BATCH_DELAY_MICROS = 10_000_000;
+const batchDelay = int(
+  0,
+  MAX_BATCH_DELAY_MICROS,
+  `expected an integer number of microseconds from 0 to ${MAX_BATCH_DELAY_MICROS}`,
+);
 const links = z.object({
   app_name: nameSchema,
   model_names: z.array(nameSchema, { error: "expected an array of model names" }),
@@ -79,10 +89,17 @@ const SCHEMAS = {
     input_type: inputTypeSchema,
     container_name: text.default(""),
     model_data_path: text.default(""),
-    batch_size: int(-1, MAX_INT32, "expected -1 (adaptive batching) or a positive integer")
-      .refine((n) => n !== 0, { error: "expected -1 (adaptive batching) or a positive integer" })
-      .default(-1),
+    batch_size: batchSize.default(-1),
+    batching: batchSizing.default("aimd"),
+    batch_delay_micros: batchDelay.default(0),
     container_command: z.array(z.string().min(1)).default([]),
+  }),
+  set_model_batching: modelVersion.extend({
+    batch_size: batchSize.optional(),
+    batching: batchSizing.optional(),
+    batch_delay_micros: batchDelay.optional(),
+  }).refine((b) => [b.batch_size, b.batching, b.batch_delay_micros].some((v) => v !== undefined), {
+    error: "expected at least one of batch_size, batching and batch_delay_micros",
   }),
   set_model_version: modelVersion,
   delete_versioned_model: modelVersion,
@@ -151,6 +168,12 @@ export function createAdminApi(
     add_model: async (b) => {
       await state.addModelVersion(b);
       return `Added model "${versionLabel(b.model_name, b.model_version)}" with input type "${b.input_type}"`;
+    },
+    set_model_batching: async ({ model_name, model_version, ...changes }) => {
+      const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+      await state.setModelBatching(model_name, model_version, given);
+      const label = versionLabel(model_name, model_version);
+      return `Set the batching of model "${label}" to ${JSON.stringify(given)}`;
     },
     set_model_version: async (b) => {
       await state.setCurrentVersion(b.model_name, b.model_version);

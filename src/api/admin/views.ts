@@ -56,6 +56,8 @@ export function modelView(data: StateData, label: string) {
     model_data_path: v.model_data_path,
     is_current_version: data.current_versions[v.model_name] === v.model_version,
     batch_size: v.batch_size,
+    batching: v.batching,
+    batch_delay_micros: v.batch_delay_micros,
     container_command: v.container_command,
   };
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::batching::{sizer_for, BatchSizer};
+use crate::batching::{sizer_for, BatchSizer, Batching, LatencyFit};
 use crate::cache::{CacheStats, PredictionCache};
 use crate::completion::{Completion, Status};
 use crate::queue::{DeadlineQueue, Query};
@@ -53,7 +53,7 @@ pub enum Command {
     Configure {
         model: u32,
         input_type: InputType,
-        batch_size: i32,
+        batching: Batching,
         latency_objective: Duration,
     },
     /// Stop serving a model version: its waiting queries are answered `Dropped`.
@@ -106,6 +106,13 @@ struct Model {
     /// False for a version that containers serve but the frontend has not registered (or has removed).
     configured: bool,
     sizer: Box<dyn BatchSizer>,
+    /// Its batches' p99 latency against their size, for the quantile sizer and the batch delay's bound.
+    fit: LatencyFit,
+    /// How long a partial batch may wait for more queries (`batch_delay_micros`).
+    delay: Duration,
+    /// While a partial batch is held: when the hold began, and when it ends (the engine's wake-up).
+    held_since: Option<Instant>,
+    release_at: Option<Instant>,
     queue: DeadlineQueue,
     /// A moving average of its batches' round trips: a query with less time left than this would be
     /// computed only to miss its deadline, taking the replica from queries that can still make theirs.
@@ -119,7 +126,11 @@ impl Model {
             version,
             input_type,
             configured,
-            sizer: sizer_for(1, Duration::MAX),
+            sizer: sizer_for(Batching::fixed(1), Duration::MAX),
+            fit: LatencyFit::default(),
+            delay: Duration::ZERO,
+            held_since: None,
+            release_at: None,
             queue: DeadlineQueue::default(),
             round_trip: Duration::ZERO,
         }
@@ -132,11 +143,50 @@ impl Model {
     /// Weighs each new round trip by an eighth, so one slow batch does not shed a queue.
     fn observe(&mut self, size: usize, latency: Duration) {
         self.sizer.observe(size, latency);
+        self.fit.observe(size, latency);
         self.round_trip = if self.round_trip.is_zero() {
             latency
         } else {
             (self.round_trip * 7 + latency) / 8
         };
+    }
+
+    /// The most queries the next batch may hold: the sizer's answer for the time left to the earliest
+    /// deadline waiting.
+    fn max_batch(&self, now: Instant) -> usize {
+        let slack = self
+            .queue
+            .earliest_deadline()
+            .map_or(Duration::MAX, |due| due.saturating_duration_since(now));
+        self.sizer.max_batch(slack, &self.fit)
+    }
+
+    /// Whether an idle replica should wait for more queries rather than take a batch of fewer than `max`
+    /// now: only with a delay set, for at most that delay from when the wait began, and never past the
+    /// moment a batch could still answer the earliest deadline waiting (its estimated p99 latency before
+    /// it, or twice the mean round trip while too few batches were seen to estimate a tail). A model
+    /// with no batch seen yet is not held: nothing bounds the wait.
+    fn hold(&mut self, max: usize, now: Instant) -> bool {
+        let waiting = self.queue.len();
+        let latency = match self.fit.line() {
+            Some(line) => Some(line.p99(waiting + 1)),
+            None => (!self.round_trip.is_zero()).then_some(self.round_trip * 2),
+        };
+        let release = match (self.queue.earliest_deadline(), latency) {
+            (Some(due), Some(latency)) if !self.delay.is_zero() && waiting < max => {
+                let since = *self.held_since.get_or_insert(now);
+                (since + self.delay).min(due.checked_sub(latency).unwrap_or(now))
+            }
+            _ => now,
+        };
+        if release > now {
+            self.release_at = Some(release);
+            true
+        } else {
+            self.held_since = None;
+            self.release_at = None;
+            false
+        }
     }
 }
 
@@ -203,10 +253,12 @@ impl Engine {
 
     /// When the engine next has timed work (a deadline or a liveness check).
     pub fn next_wakeup(&self) -> Instant {
-        match self.timers.next_deadline() {
-            Some(at) => at.min(self.next_liveness_check),
-            None => self.next_liveness_check,
-        }
+        let held = self.models.values().filter_map(|m| m.release_at);
+        self.timers
+            .next_deadline()
+            .into_iter()
+            .chain(held)
+            .fold(self.next_liveness_check, Instant::min)
     }
 
     /// Whether a query submitted now might be acted on at once: some replica has no batch in flight (it
@@ -230,7 +282,7 @@ impl Engine {
             Command::Configure {
                 model,
                 input_type,
-                batch_size,
+                batching,
                 latency_objective,
             } => {
                 let (name, version) = self.table.key(model).unwrap_or_default();
@@ -240,7 +292,8 @@ impl Engine {
                     .or_insert_with(|| Model::new(name, version, input_type, true));
                 entry.input_type = input_type;
                 entry.configured = true;
-                entry.sizer = sizer_for(batch_size, latency_objective);
+                entry.sizer = sizer_for(batching, latency_objective);
+                entry.delay = batching.delay;
                 self.dispatch(model, now);
             }
             Command::Remove { model } => self.remove_model(model),
@@ -491,22 +544,25 @@ impl Engine {
 
     /// Sends a batch to every idle replica of `model_id` while live queries wait.
     fn dispatch(&mut self, model_id: u32, now: Instant) {
-        let Some(model) = self
-            .models
-            .get_mut(&model_id)
-            .filter(|m| m.configured && !m.queue.is_empty())
-        else {
+        let Some(model) = self.models.get_mut(&model_id).filter(|m| m.configured) else {
             return;
         };
+        // A hold is decided afresh each time: a stale wake-up would spin the engine.
+        model.release_at = None;
+        if model.queue.is_empty() {
+            model.held_since = None;
+            return;
+        }
         for identity in self.registry.idle_for(model_id) {
+            let max = model.max_batch(now);
+            if model.hold(max, now) {
+                break;
+            }
             let pending = &self.pending;
             // Queries due before a round trip could answer them are left to their deadline's default.
-            let queries =
-                model
-                    .queue
-                    .pop_batch(model.sizer.max_batch(), now, model.round_trip, |id| {
-                        pending.contains_key(&id)
-                    });
+            let queries = model
+                .queue
+                .pop_batch(max, now, model.round_trip, |id| pending.contains_key(&id));
             if queries.is_empty() {
                 break;
             }
@@ -533,10 +589,20 @@ impl Engine {
         }
     }
 
-    /// Answers queries whose deadline passed and drops replicas that went silent.
+    /// Answers queries whose deadline passed, sends the batches held for more queries whose wait is over,
+    /// and drops replicas that went silent.
     pub fn on_tick(&mut self, now: Instant) {
         for id in self.timers.pop_due(now) {
             self.answer(id, Status::DeadlineMissed, Vec::new(), Duration::ZERO, 0);
+        }
+        let released: Vec<u32> = self
+            .models
+            .iter()
+            .filter(|(_, m)| m.release_at.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for model in released {
+            self.dispatch(model, now);
         }
         if now < self.next_liveness_check {
             return;

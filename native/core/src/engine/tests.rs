@@ -42,12 +42,38 @@ impl Harness {
             Command::Configure {
                 model,
                 input_type: InputType::Doubles,
-                batch_size,
+                batching: Batching::fixed(batch_size),
                 latency_objective: SLO,
             },
             t0,
         );
         Harness { engine, t0, model }
+    }
+
+    /// Reconfigures the model's batching, as `set_model_batching` does.
+    fn configure(&mut self, batching: Batching) {
+        let now = self.t0;
+        self.engine.apply(
+            Command::Configure {
+                model: self.model,
+                input_type: InputType::Doubles,
+                batching,
+                latency_objective: SLO,
+            },
+            now,
+        );
+    }
+
+    /// Answers every batch sent so far after `latency_millis`, from `millis`; returns when they were sent.
+    fn answer_all(&mut self, millis: u64, latency_millis: u64) {
+        for (identity, msg_id, size) in self.sent_batches() {
+            let outputs = vec!["ok"; size];
+            self.recv(
+                &identity,
+                response(msg_id, &outputs),
+                millis + latency_millis,
+            );
+        }
     }
 
     fn at(&self, millis: u64) -> Instant {
@@ -94,6 +120,15 @@ impl Harness {
                 (id, msg_id, frames.len() - 7)
             })
             .collect()
+    }
+
+    /// How many prediction requests are waiting in the outbox.
+    fn sent_batches_peek(&self) -> usize {
+        self.engine
+            .outbox
+            .iter()
+            .filter(|(_, frames)| frames.len() > 4)
+            .count()
     }
 
     fn done(&mut self) -> Vec<(u64, Status, Vec<u8>)> {
@@ -513,4 +548,97 @@ fn the_engine_says_when_a_submission_could_be_acted_on_at_once() {
         "the answer freed the replica for the waiting query"
     );
     assert!(!h.engine.could_act_on_submit());
+}
+
+fn delayed(batch_size: i32, delay_millis: u64) -> Batching {
+    Batching {
+        batch_size,
+        sizing: crate::batching::Sizing::Aimd,
+        delay: Duration::from_millis(delay_millis),
+    }
+}
+
+#[test]
+fn a_partial_batch_waits_up_to_the_delay_for_more_queries_and_a_full_one_goes_at_once() {
+    let mut h = Harness::new(8);
+    h.configure(delayed(4, 5));
+    h.connect(b"c1");
+    // The first batch is never held: nothing bounds a wait before a round trip was seen.
+    h.submit(&[1], 0);
+    h.answer_all(0, 2);
+    assert_eq!(h.done().len(), 1);
+    h.submit(&[2], 10);
+    assert!(h.sent_batches().is_empty(), "held for more queries");
+    assert_eq!(
+        h.engine.next_wakeup(),
+        h.at(15),
+        "the engine wakes when the wait is over"
+    );
+    h.submit(&[3, 4], 12);
+    h.engine.on_tick(h.at(14));
+    assert!(h.sent_batches().is_empty());
+    h.engine.on_tick(h.at(15));
+    let sent = h.sent_batches();
+    assert_eq!(sent.iter().map(|b| b.2).collect::<Vec<_>>(), vec![3]);
+    h.recv(b"c1", response(sent[0].1, &["a", "b", "c"]), 17);
+    h.submit(&[5, 6, 7], 20);
+    assert!(h.sent_batches().is_empty());
+    h.submit(&[8], 21);
+    assert_eq!(
+        h.sent_batches().iter().map(|b| b.2).collect::<Vec<_>>(),
+        vec![4],
+        "a full batch is not held"
+    );
+}
+
+#[test]
+fn without_a_delay_a_partial_batch_goes_at_once() {
+    let mut h = Harness::new(8);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    h.answer_all(0, 2);
+    h.submit(&[2], 10);
+    assert_eq!(h.sent_batches().len(), 1);
+}
+
+#[test]
+fn a_delay_never_makes_a_query_late() {
+    // Random delays, arrival times and model latencies: every query is still answered by the model before
+    // its deadline, however long the delay.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    for case in 0..50 {
+        let latency = 1 + next(40);
+        let delay = next(300);
+        let mut h = Harness::new(8);
+        h.configure(delayed(16, delay));
+        h.connect(b"c1");
+        let mut t = 0;
+        for id in 1..=60 {
+            h.submit(&[id], t);
+            let due = h.at(t) + SLO;
+            // Waits out any hold (waking for stale timers too); the replica answers each batch `latency`
+            // after it was sent.
+            while h.sent_batches_peek() == 0 {
+                let wake = h.engine.next_wakeup();
+                assert!(wake < due, "case {case}: nothing sends the batch in time");
+                t = ((wake - h.t0).as_micros() as u64).div_ceil(1000);
+                h.engine.on_tick(wake);
+            }
+            h.answer_all(t, latency);
+            t += latency + next(20);
+            for (query, status, _) in h.done() {
+                assert_eq!(
+                    status,
+                    Status::Ok,
+                    "case {case}: query {query} (latency {latency} ms, delay {delay} ms)"
+                );
+            }
+        }
+    }
 }

@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+use crate::batching::{Batching, Sizing};
 use crate::completion::{write_record, PollError, Status, RECORD_HEADER_BYTES};
 use crate::engine::{Command, EngineConfig};
 use crate::http::{tls, AppTable, Front, FrontConfig, Limits};
@@ -28,7 +29,7 @@ use crate::runtime::submit::{Admission, Inputs, Refused, Reply};
 use crate::runtime::Runtime;
 
 /// Bumped on any change to a signature or record layout; the binding refuses a library that differs.
-pub const CLIPPER_ABI_VERSION: u32 = 5;
+pub const CLIPPER_ABI_VERSION: u32 = 6;
 
 pub const CLIPPER_OK: i32 = 0;
 pub const CLIPPER_NULL_POINTER: i32 = 1;
@@ -235,7 +236,10 @@ pub unsafe extern "C" fn clipper_core_free(core: *mut ClipperCore) {
 }
 
 /// Registers or reconfigures the model version `name:version` and writes its id to `out_model`.
-/// `batch_size` ≥ 1 is a fixed size; −1 is adaptive (AIMD against `latency_objective_micros`).
+/// `batch_size` ≥ 1 is a fixed size; −1 is adaptive, sized by `sizing` (0: AIMD against
+/// `latency_objective_micros`; 1: the largest batch whose estimated p99 latency fits the earliest deadline).
+/// A replica with room in its batch waits up to `batch_delay_micros` for more queries (0: never), never so
+/// long that the earliest deadline waiting would be missed.
 ///
 /// # Safety
 /// Pointers must be valid for their lengths; `out_model` must be writable.
@@ -249,6 +253,8 @@ pub unsafe extern "C" fn clipper_model_configure(
     version_len: usize,
     input_type: u32,
     batch_size: i32,
+    sizing: u32,
+    batch_delay_micros: u64,
     latency_objective_micros: u64,
     out_model: *mut u32,
 ) -> i32 {
@@ -268,15 +274,26 @@ pub unsafe extern "C" fn clipper_model_configure(
                 format!("Invalid batch size {batch_size}: use -1 or >= 1"),
             );
         }
+        let Some(sizing) = Sizing::from_id(sizing) else {
+            return fail(
+                CLIPPER_INVALID_ARGUMENT,
+                format!("Unknown batch sizing id {sizing}: use 0 (AIMD) or 1 (quantile)"),
+            );
+        };
         check(out_model, "out_model")?;
         let shared = &core.runtime.shared;
         let model = shared.table.id_for(name, version);
+        let batching = Batching {
+            batch_size,
+            sizing,
+            delay: Duration::from_micros(batch_delay_micros),
+        };
         let latency_objective = Duration::from_micros(latency_objective_micros.max(1));
         shared
             .send(Command::Configure {
                 model,
                 input_type,
-                batch_size,
+                batching,
                 latency_objective,
             })
             .map_err(|_| refused(core))?;
@@ -839,6 +856,8 @@ mod tests {
                 1,
                 3,
                 -1,
+                0,
+                0,
                 1000,
                 &mut model,
             )

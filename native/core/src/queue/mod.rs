@@ -68,6 +68,11 @@ impl DeadlineQueue {
         self.heap.is_empty()
     }
 
+    /// The earliest deadline waiting (perhaps of a query already answered, which only errs early).
+    pub fn earliest_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|e| e.query.deadline)
+    }
+
     /// Takes up to `max` live queries, earliest deadline first, skipping those with less than `round_trip`
     /// left: answering them late would take the replica from queries that can still make their deadline
     /// (their deadline's timer answers them). Queries already expired at `now`, or no longer `live`

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::batching::Batching;
 use crate::engine::Command;
 use crate::rpc::{zmtp, Frame, InputType, RPC_VERSION};
 use crate::runtime::Runtime;
@@ -137,7 +138,7 @@ pub fn configure(runtime: &Runtime, name: &str) -> u32 {
     let configure = Command::Configure {
         model,
         input_type: InputType::Doubles,
-        batch_size: -1,
+        batching: Batching::fixed(-1),
         latency_objective: Duration::from_secs(1),
     };
     runtime.shared.send(configure).unwrap();
