@@ -118,6 +118,7 @@ const CORE_COUNTER_HELP: Readonly<Record<string, string>> = {
   batches_sent: "Batches sent to model containers.",
   replicas_lost: "Model container connections lost.",
   queries_requeued: "Queries put back in their queue after the replica serving them was lost.",
+  queries_coalesced: "Queries answered by the model call of an identical query (same version, same input).",
   queries_defaulted_on_replica_loss:
     "Queries of a lost replica's batch answered with their default at once, no other replica being able to answer them in time.",
 };

@@ -8,6 +8,7 @@
 //!
 //! For admission (`runtime::submit`) it also says, per model, how many queries it answered (`answered`).
 
+mod coalesce;
 pub mod models;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::rpc::{
     decode_container_message, encode_heartbeat, encode_prediction_request, Announcement,
     ContainerMessage, Frame, HeartbeatKind, InputType, RPC_VERSION,
 };
+use coalesce::Coalescer;
 pub use models::ModelTable;
 
 const LIVENESS_CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -75,6 +77,8 @@ pub struct Counters {
     pub batches_sent: u64,
     pub replicas_lost: u64,
     pub queries_requeued: u64,
+    /// Queries answered by the model call of an identical query (same version, same input bytes).
+    pub queries_coalesced: u64,
     /// Queries of a lost replica's batch answered with their default at once: no other replica could
     /// have answered them by their deadline.
     pub queries_defaulted_on_replica_loss: u64,
@@ -114,6 +118,7 @@ struct Model {
     held_since: Option<Instant>,
     release_at: Option<Instant>,
     queue: DeadlineQueue,
+    coalescer: Coalescer,
     /// A moving average of its batches' round trips: a query with less time left than this would be
     /// computed only to miss its deadline, taking the replica from queries that can still make theirs.
     round_trip: Duration,
@@ -132,6 +137,7 @@ impl Model {
             held_since: None,
             release_at: None,
             queue: DeadlineQueue::default(),
+            coalescer: Coalescer::default(),
             round_trip: Duration::ZERO,
         }
     }
@@ -328,7 +334,9 @@ impl Engine {
         for q in queries {
             self.pending.insert(q.id, model_id);
             self.timers.push(q.deadline, q.id);
-            model.queue.push(q);
+            if let Some(q) = model.coalescer.follow(q) {
+                model.queue.push(q);
+            }
         }
         self.dispatch(model_id, now);
     }
@@ -344,6 +352,7 @@ impl Engine {
             model.label()
         );
         let mut ids: Vec<u64> = model.queue.drain().into_iter().map(|q| q.id).collect();
+        ids.extend(model.coalescer.clear().into_iter().map(|q| q.id));
         for batch in self.inflight.values().filter(|b| b.model == model_id) {
             ids.extend(batch.queries.iter().map(|q| q.id));
         }
@@ -502,16 +511,29 @@ impl Engine {
         }
         let latency = now.saturating_duration_since(batch.sent_at);
         let size = batch.queries.len();
+        // Each query's followers get what it gets.
+        let mut followers = Vec::with_capacity(size);
         if let Some(model) = self.models.get_mut(&batch.model) {
             model.observe(size, latency);
+            for q in &batch.queries {
+                followers.push(model.coalescer.finish(q));
+            }
         }
+        followers.resize_with(size, Vec::new);
         let failure = match result {
             BatchResult::Outputs(outputs) if outputs.len() == size => {
                 // Only a query still waiting may fill the cache: one answered otherwise (its model removed,
                 // say) could put a stale output back.
                 let mut kept = Vec::with_capacity(size);
-                for (q, out) in batch.queries.iter().zip(outputs) {
-                    if self.answer(q.id, Status::Ok, out.to_vec(), latency, size) {
+                for ((q, out), followers) in batch.queries.iter().zip(outputs).zip(&followers) {
+                    let mut answered = self.answer(q.id, Status::Ok, out.to_vec(), latency, size);
+                    for f in followers {
+                        if self.answer(f.id, Status::Ok, out.to_vec(), latency, size) {
+                            self.counters.queries_coalesced += 1;
+                            answered = true;
+                        }
+                    }
+                    if answered {
                         kept.push((q.input.as_ref(), out));
                     }
                 }
@@ -529,7 +551,7 @@ impl Engine {
             BatchResult::Failed(why) => Some(why),
         };
         if let Some(why) = failure {
-            for q in &batch.queries {
+            for q in batch.queries.iter().chain(followers.iter().flatten()) {
                 self.answer(
                     q.id,
                     Status::ModelError,
@@ -553,19 +575,26 @@ impl Engine {
             model.held_since = None;
             return;
         }
-        for identity in self.registry.idle_for(model_id) {
-            let max = model.max_batch(now);
-            if model.hold(max, now) {
-                break;
-            }
-            let pending = &self.pending;
-            // Queries due before a round trip could answer them are left to their deadline's default.
-            let queries = model
-                .queue
-                .pop_batch(max, now, model.round_trip, |id| pending.contains_key(&id));
-            if queries.is_empty() {
-                break;
-            }
+        'replicas: for identity in self.registry.idle_for(model_id) {
+            let queries = loop {
+                let max = model.max_batch(now);
+                if model.hold(max, now) {
+                    break 'replicas;
+                }
+                let pending = &self.pending;
+                // Queries due before a round trip could answer them are left to their deadline's default.
+                let popped = model
+                    .queue
+                    .pop_batch(max, now, model.round_trip, |id| pending.contains_key(&id));
+                if popped.is_empty() {
+                    break 'replicas;
+                }
+                // A query whose input is being computed follows that computation instead of being sent.
+                let send = model.coalescer.split(popped);
+                if !send.is_empty() {
+                    break send;
+                }
+            };
             let msg_id = self.next_msg_id;
             self.next_msg_id = self.next_msg_id.wrapping_add(1);
             let inputs = queries.iter().map(|q| q.input.clone()).collect();
@@ -652,8 +681,13 @@ impl Engine {
         let alive = self.registry.has_replica_for(model_id);
         if let (Some(batch), Some(model)) = (requeue, self.models.get_mut(&model_id)) {
             let pending = &self.pending;
-            let (live, too_late): (Vec<Query>, Vec<Query>) = batch
-                .queries
+            // Followers go back with the query they followed: the queue coalesces them again.
+            let mut lost = Vec::with_capacity(batch.queries.len());
+            for q in batch.queries {
+                lost.extend(model.coalescer.finish(&q));
+                lost.push(q);
+            }
+            let (live, too_late): (Vec<Query>, Vec<Query>) = lost
                 .into_iter()
                 .filter(|q| pending.contains_key(&q.id))
                 .partition(|q| !alive || q.deadline > now + model.round_trip);

@@ -642,3 +642,134 @@ fn a_delay_never_makes_a_query_late() {
         }
     }
 }
+
+impl Harness {
+    /// Submits queries `(id, input, deadline in ms)` at `millis`; equal inputs are identical queries.
+    fn submit_same(&mut self, queries: &[(u64, u8, u64)], millis: u64) {
+        let queries = queries
+            .iter()
+            .map(|&(id, input, due)| Query {
+                id,
+                deadline: self.at(due),
+                input: Frame::Owned(vec![input; 8]),
+            })
+            .collect();
+        let now = self.at(millis);
+        self.engine.apply(
+            Command::Submit {
+                model: self.model,
+                queries,
+            },
+            now,
+        );
+    }
+
+    fn coalesced(&self) -> u64 {
+        self.engine.snapshot(self.t0).counters.queries_coalesced
+    }
+}
+
+#[test]
+fn identical_queries_in_flight_make_one_model_call_and_every_waiter_gets_its_output() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 100), (2, 8, 100), (3, 7, 100)], 0);
+    let sent = h.sent_batches();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].2, 2, "query 3 follows query 1");
+    h.submit_same(&[(4, 7, 100), (5, 7, 100)], 1);
+    assert!(
+        h.sent_batches().is_empty(),
+        "identical to the input in flight"
+    );
+    h.recv(b"c1", response(sent[0].1, &["seven", "eight"]), 5);
+    let seven = b"seven".to_vec();
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::Ok, seven.clone()),
+            (2, Status::Ok, b"eight".to_vec()),
+            (3, Status::Ok, seven.clone()),
+            (4, Status::Ok, seven.clone()),
+            (5, Status::Ok, seven)
+        ]
+    );
+    assert_eq!(h.coalesced(), 3);
+    assert_eq!(h.engine.snapshot(h.t0).counters.batches_sent, 1);
+}
+
+#[test]
+fn a_follower_whose_deadline_passes_first_gets_its_default_and_the_others_still_get_the_output() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 100)], 0);
+    let sent = h.sent_batches();
+    h.submit_same(&[(2, 7, 20), (3, 7, 100)], 1);
+    h.engine.on_tick(h.at(20));
+    assert_eq!(h.done(), vec![(2, Status::DeadlineMissed, vec![])]);
+    h.recv(b"c1", response(sent[0].1, &["seven"]), 30);
+    assert_eq!(
+        h.done(),
+        vec![
+            (1, Status::Ok, b"seven".to_vec()),
+            (3, Status::Ok, b"seven".to_vec())
+        ]
+    );
+    assert_eq!(h.coalesced(), 1);
+}
+
+#[test]
+fn a_query_answered_at_its_deadline_while_computing_still_answers_its_followers() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 20)], 0);
+    let sent = h.sent_batches();
+    h.submit_same(&[(2, 7, 100)], 1);
+    h.engine.on_tick(h.at(20));
+    assert_eq!(h.done(), vec![(1, Status::DeadlineMissed, vec![])]);
+    h.recv(b"c1", response(sent[0].1, &["seven"]), 30);
+    assert_eq!(h.done(), vec![(2, Status::Ok, b"seven".to_vec())]);
+}
+
+#[test]
+fn a_failed_batch_fails_every_waiter_with_the_same_error() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 100), (2, 7, 100)], 0);
+    let sent = h.sent_batches();
+    h.recv(b"c1", batch_error(sent[0].1, "boom"), 5);
+    let done = h.done();
+    assert_eq!(done.len(), 2);
+    assert!(done
+        .iter()
+        .all(|(_, status, why)| *status == Status::ModelError && why == &done[0].2));
+}
+
+#[test]
+fn a_replica_lost_mid_computation_has_it_redone_once_for_every_waiter() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 1000), (2, 7, 1000), (3, 7, 1000)], 0);
+    let sent = h.sent_batches();
+    assert_eq!(sent[0].2, 1);
+    h.connect(b"c2");
+    h.engine.on_unreachable(&sent[0].0, h.at(10));
+    let resent = h.sent_batches();
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].2, 1, "one computation for the three waiters");
+    h.recv(&resent[0].0.clone(), response(resent[0].1, &["seven"]), 20);
+    assert_eq!(h.done().len(), 3);
+    assert_eq!(h.coalesced(), 2);
+}
+
+#[test]
+fn removing_a_model_answers_every_waiter_of_its_computations() {
+    let mut h = Harness::new(4);
+    h.connect(b"c1");
+    h.submit_same(&[(1, 7, 100), (2, 7, 100)], 0);
+    assert_eq!(h.sent_batches().len(), 1);
+    h.engine.apply(Command::Remove { model: h.model }, h.at(1));
+    let done = h.done();
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(done.iter().all(|d| d.1 == Status::Dropped));
+}
