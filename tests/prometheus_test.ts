@@ -103,6 +103,7 @@ Deno.test("the Prometheus text parses and its counters move by exactly the queri
     assert.equal(moved(after, "clipper_model_cache_hits_total", model), 1);
     assert.equal(moved(after, "clipper_model_round_trip_seconds_count", model), queries);
     assert.equal(moved(after, "clipper_model_batch_size_count", model), queries);
+    assert.equal(moved(after, "clipper_model_queue_seconds_count", model), queries);
     assert.equal(moved(after, "clipper_cache_hits_total"), 1);
     assert.equal(moved(after, "clipper_cache_misses_total"), queries);
     assert.equal(value(after, "clipper_core_malformed_messages_total"), 0);

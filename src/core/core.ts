@@ -62,6 +62,8 @@ export interface Completion {
   readonly payload: string;
   readonly model_latency_micros: number;
   readonly batch_size: number;
+  /** From submission to the query's batch being sent; 0 when no batch was sent for it. */
+  readonly queue_micros: number;
   /** True when the prediction cache answered (no model ran for this query). */
   readonly cached: boolean;
 }
@@ -146,7 +148,7 @@ export interface NativeHttpOptions {
   readonly admin?: boolean;
 }
 
-const RECORD_HEADER_BYTES = 24;
+const RECORD_HEADER_BYTES = 28;
 /** Room for cached answers per submit; a hit that does not fit is simply queued like a miss. */
 const HITS_BUFFER_BYTES = 64 * 1024;
 const POLL_TIMEOUT_MILLIS = 1000;
@@ -415,6 +417,7 @@ export class ServingCore {
         payload,
         model_latency_micros: 0,
         batch_size: 0,
+        queue_micros: 0,
         cached: false,
       });
     }
@@ -485,6 +488,7 @@ function readRecords(buf: Uint8Array, count: number, cached: boolean): Completio
       payload: length === 0 ? "" : decoder.decode(buf.subarray(start, start + length)),
       model_latency_micros: view.getUint32(offset + 16, true),
       batch_size: view.getUint32(offset + 20, true),
+      queue_micros: view.getUint32(offset + 24, true),
       cached,
     };
     offset = start + length;

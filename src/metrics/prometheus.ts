@@ -217,6 +217,14 @@ export function prometheusText(sources: PrometheusSources): string {
     1e6,
   );
   out.histogram(
+    "clipper_model_queue_seconds",
+    "Time a query waited before its batch was sent, from its submission to the serving core.",
+    modelRows,
+    (m) => m.queue_micros,
+    LATENCY_EDGES_MICROS,
+    1e6,
+  );
+  out.histogram(
     "clipper_model_batch_size",
     "Queries in the batch that answered a query.",
     modelRows,

@@ -23,6 +23,7 @@ export interface MetricsDelta {
       readonly errors: number;
       readonly latency_micros: HistogramCounts;
       readonly batch_size: HistogramCounts;
+      readonly queue_micros: HistogramCounts;
     }>
   >;
 }
@@ -55,6 +56,8 @@ export class ModelMetrics {
   errors = 0;
   readonly latency_micros = new Histogram();
   readonly batch_size = new Histogram();
+  /** From submission to the query's batch being sent. */
+  readonly queue_micros = new Histogram();
 
   toJSON() {
     return {
@@ -63,6 +66,7 @@ export class ModelMetrics {
       errors: this.errors,
       latency_micros: this.latency_micros.summary(),
       batch_size: this.batch_size.summary(),
+      queue_micros: this.queue_micros.summary(),
     };
   }
 }
@@ -106,6 +110,7 @@ export class Metrics {
       m.errors += d.errors;
       m.latency_micros.merge(d.latency_micros);
       m.batch_size.merge(d.batch_size);
+      m.queue_micros.merge(d.queue_micros);
     }
   }
 

@@ -20,11 +20,23 @@ Deno.test("counts absorbed from elsewhere add to the ones recorded here, except 
       shop: { requests: 2, predictions: 3, default_outputs: 1, latency_micros: one },
       gone: { requests: 1, predictions: 1, default_outputs: 0, latency_micros: one },
     },
-    models: { "m:1": { predictions: 2, cache_hits: 1, errors: 0, latency_micros: none, batch_size: one } },
+    models: {
+      "m:1": {
+        predictions: 2,
+        cache_hits: 1,
+        errors: 0,
+        latency_micros: none,
+        batch_size: one,
+        queue_micros: one,
+      },
+    },
   }, (name) => name !== "gone");
   const report = m.report() as {
     apps: Record<string, { requests: number; predictions: number; latency_micros: { count: number } }>;
-    models: Record<string, { cache_hits: number; batch_size: { count: number } }>;
+    models: Record<
+      string,
+      { cache_hits: number; batch_size: { count: number }; queue_micros: { count: number } }
+    >;
   };
   assert.deepEqual(Object.keys(report.apps), ["shop"]);
   assert.equal(report.apps.shop?.requests, 3);
@@ -32,4 +44,5 @@ Deno.test("counts absorbed from elsewhere add to the ones recorded here, except 
   assert.equal(report.apps.shop?.latency_micros.count, 1);
   assert.equal(report.models["m:1"]?.cache_hits, 1);
   assert.equal(report.models["m:1"]?.batch_size.count, 1);
+  assert.equal(report.models["m:1"]?.queue_micros.count, 1);
 });

@@ -70,6 +70,7 @@ fn queue(c: &mut Criterion) {
             for i in 0..32u64 {
                 q.push(Query {
                     id: i,
+                    submitted: now,
                     deadline: now + Duration::from_millis(100 - i),
                     input: Frame::Owned(Vec::new()),
                 });
@@ -111,10 +112,12 @@ fn engine_round_trip(c: &mut Criterion) {
             let queries = (0..32)
                 .map(|_| {
                     next_id += 1;
+                    // Distinct inputs: identical ones would share one computation.
                     Query {
                         id: next_id,
+                        submitted: now,
                         deadline: now + Duration::from_secs(3600),
-                        input: Frame::Owned(vec![0; 64]),
+                        input: Frame::Owned(next_id.to_le_bytes().repeat(8)),
                     }
                 })
                 .collect();

@@ -8,6 +8,7 @@ const done = (status: number, payload: string) => ({
   payload,
   model_latency_micros: 1,
   batch_size: 1,
+  queue_micros: 0,
   cached: false,
 });
 

@@ -132,6 +132,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
         modelMetrics.predictions += 1;
         modelMetrics.latency_micros.record(done.model_latency_micros);
         modelMetrics.batch_size.record(done.batch_size);
+        modelMetrics.queue_micros.record(done.queue_micros);
       } else if (done.status === CompletionStatus.MODEL_ERROR) {
         modelMetrics.errors += 1;
       }
@@ -148,6 +149,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       payload: EXPLANATION_NO_MODEL,
       model_latency_micros: 0,
       batch_size: 0,
+      queue_micros: 0,
       cached: false,
     }));
   };

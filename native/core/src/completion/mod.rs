@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-pub const RECORD_HEADER_BYTES: usize = 24;
+pub const RECORD_HEADER_BYTES: usize = 28;
 
 /// How a query ended. The numeric values are part of the C ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct Completion {
     pub status: Status,
     pub latency_micros: u32,
     pub batch_size: u32,
+    /// From submission to its batch being sent (0 when no batch was sent for it).
+    pub queue_micros: u32,
     pub payload: Vec<u8>,
 }
 
@@ -44,6 +46,7 @@ impl Completion {
             status,
             latency_micros: 0,
             batch_size: 0,
+            queue_micros: 0,
             payload,
         }
     }
@@ -61,6 +64,7 @@ pub fn write_record(
     status: Status,
     latency_micros: u32,
     batch_size: u32,
+    queue_micros: u32,
     payload: &[u8],
 ) {
     out[0..8].copy_from_slice(&id.to_le_bytes());
@@ -68,6 +72,7 @@ pub fn write_record(
     out[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     out[16..20].copy_from_slice(&latency_micros.to_le_bytes());
     out[20..24].copy_from_slice(&batch_size.to_le_bytes());
+    out[24..28].copy_from_slice(&queue_micros.to_le_bytes());
     out[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + payload.len()].copy_from_slice(payload);
 }
 
@@ -141,6 +146,7 @@ impl CompletionQueue {
                 next.status,
                 next.latency_micros,
                 next.batch_size,
+                next.queue_micros,
                 &next.payload,
             );
             used += len;
@@ -161,6 +167,7 @@ mod tests {
             status: Status::Ok,
             latency_micros: 5,
             batch_size: 2,
+            queue_micros: 3,
             payload: payload.to_vec(),
         }
     }
@@ -170,13 +177,13 @@ mod tests {
         let q = CompletionQueue::default();
         q.push_all(&mut vec![done(1, b"ab"), done(2, b"")]);
         let mut buf = [0u8; 64];
-        assert_eq!(q.poll_into(&mut buf, Duration::ZERO), Ok((2, 50)));
+        assert_eq!(q.poll_into(&mut buf, Duration::ZERO), Ok((2, 58)));
         assert_eq!(&buf[0..8], &1u64.to_le_bytes());
         assert_eq!(&buf[8..12], &0u32.to_le_bytes());
         assert_eq!(&buf[12..16], &2u32.to_le_bytes());
-        assert_eq!(&buf[16..24], &[5, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(&buf[24..26], b"ab");
-        assert_eq!(&buf[26..34], &2u64.to_le_bytes());
+        assert_eq!(&buf[16..28], &[5, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(&buf[28..30], b"ab");
+        assert_eq!(&buf[30..38], &2u64.to_le_bytes());
     }
 
     #[test]
@@ -186,10 +193,10 @@ mod tests {
         let mut small = [0u8; 32];
         assert_eq!(
             q.poll_into(&mut small, Duration::ZERO),
-            Err(PollError::BufferTooSmall(124))
+            Err(PollError::BufferTooSmall(128))
         );
         let mut big = [0u8; 200];
-        assert_eq!(q.poll_into(&mut big, Duration::ZERO), Ok((1, 124)));
+        assert_eq!(q.poll_into(&mut big, Duration::ZERO), Ok((1, 128)));
     }
 
     #[test]

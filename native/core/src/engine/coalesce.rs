@@ -95,6 +95,7 @@ mod tests {
     fn query(id: u64, input: &[u8]) -> Query {
         Query {
             id,
+            submitted: Instant::now(),
             deadline: Instant::now(),
             input: Frame::Owned(input.to_vec()),
         }

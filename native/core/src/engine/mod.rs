@@ -196,6 +196,25 @@ impl Model {
     }
 }
 
+/// What an answer says of the query's time: its batch's round trip and size, and its own wait before the
+/// batch was sent (all zero for a query no batch answered).
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    latency: Duration,
+    batch_size: usize,
+    queued: Duration,
+}
+
+impl Timing {
+    fn of(q: &Query, batch: &Inflight, latency: Duration) -> Timing {
+        Timing {
+            latency,
+            batch_size: batch.queries.len(),
+            queued: batch.sent_at.saturating_duration_since(q.submitted),
+        }
+    }
+}
+
 struct Inflight {
     identity: Identity,
     model: u32,
@@ -361,31 +380,24 @@ impl Engine {
                 id,
                 Status::Dropped,
                 why.clone().into_bytes(),
-                Duration::ZERO,
-                0,
+                Timing::default(),
             );
         }
     }
 
     /// Answers a query unless it already was; this is the only place completions are made for pending
     /// queries, so nothing is answered twice. True when this call answered it.
-    fn answer(
-        &mut self,
-        id: u64,
-        status: Status,
-        payload: Vec<u8>,
-        latency: Duration,
-        batch_size: usize,
-    ) -> bool {
+    fn answer(&mut self, id: u64, status: Status, payload: Vec<u8>, timing: Timing) -> bool {
         let answered = self.pending.remove(&id);
         if let Some(model) = answered {
             *self.answered.entry(model).or_default() += 1;
-            let latency_micros = latency.as_micros().min(u32::MAX as u128) as u32;
+            let micros = |d: Duration| d.as_micros().min(u32::MAX as u128) as u32;
             self.done.push(Completion {
                 id,
                 status,
-                latency_micros,
-                batch_size: batch_size as u32,
+                latency_micros: micros(timing.latency),
+                batch_size: timing.batch_size as u32,
+                queue_micros: micros(timing.queued),
                 payload,
             });
         }
@@ -526,9 +538,11 @@ impl Engine {
                 // say) could put a stale output back.
                 let mut kept = Vec::with_capacity(size);
                 for ((q, out), followers) in batch.queries.iter().zip(outputs).zip(&followers) {
-                    let mut answered = self.answer(q.id, Status::Ok, out.to_vec(), latency, size);
+                    let timing = Timing::of(q, &batch, latency);
+                    let mut answered = self.answer(q.id, Status::Ok, out.to_vec(), timing);
                     for f in followers {
-                        if self.answer(f.id, Status::Ok, out.to_vec(), latency, size) {
+                        let timing = Timing::of(f, &batch, latency);
+                        if self.answer(f.id, Status::Ok, out.to_vec(), timing) {
                             self.counters.queries_coalesced += 1;
                             answered = true;
                         }
@@ -552,13 +566,8 @@ impl Engine {
         };
         if let Some(why) = failure {
             for q in batch.queries.iter().chain(followers.iter().flatten()) {
-                self.answer(
-                    q.id,
-                    Status::ModelError,
-                    why.clone().into_bytes(),
-                    latency,
-                    size,
-                );
+                let timing = Timing::of(q, &batch, latency);
+                self.answer(q.id, Status::ModelError, why.clone().into_bytes(), timing);
             }
         }
         self.dispatch(batch.model, now);
@@ -622,7 +631,7 @@ impl Engine {
     /// and drops replicas that went silent.
     pub fn on_tick(&mut self, now: Instant) {
         for id in self.timers.pop_due(now) {
-            self.answer(id, Status::DeadlineMissed, Vec::new(), Duration::ZERO, 0);
+            self.answer(id, Status::DeadlineMissed, Vec::new(), Timing::default());
         }
         let released: Vec<u32> = self
             .models
@@ -697,7 +706,7 @@ impl Engine {
             }
             self.counters.queries_defaulted_on_replica_loss += too_late.len() as u64;
             for q in too_late {
-                self.answer(q.id, Status::DeadlineMissed, Vec::new(), Duration::ZERO, 0);
+                self.answer(q.id, Status::DeadlineMissed, Vec::new(), Timing::default());
             }
         }
         if alive {
@@ -708,8 +717,7 @@ impl Engine {
                     q.id,
                     Status::NoConnectedModel,
                     Vec::new(),
-                    Duration::ZERO,
-                    0,
+                    Timing::default(),
                 );
             }
         }

@@ -96,6 +96,7 @@ impl Harness {
             .iter()
             .map(|id| Query {
                 id: *id,
+                submitted: now,
                 deadline: now + SLO,
                 input: Frame::Owned((*id as f64).to_le_bytes().to_vec()),
             })
@@ -344,6 +345,7 @@ fn a_busy_replica_that_goes_silent_has_its_live_queries_requeued() {
     h.connect(b"c1");
     let queries = vec![Query {
         id: 7,
+        submitted: now,
         deadline: now + Duration::from_secs(10),
         input: Frame::Owned(vec![0; 8]),
     }];
@@ -388,6 +390,7 @@ fn a_lost_replicas_batch_goes_to_another_replica_and_what_cannot_make_its_deadli
     let queries = [(5, 140), (6, 100)]
         .map(|(id, due)| Query {
             id,
+            submitted: now,
             deadline: h.at(due),
             input: Frame::Owned(vec![id as u8; 8]),
         })
@@ -650,6 +653,7 @@ impl Harness {
             .iter()
             .map(|&(id, input, due)| Query {
                 id,
+                submitted: self.at(millis),
                 deadline: self.at(due),
                 input: Frame::Owned(vec![input; 8]),
             })
@@ -772,4 +776,23 @@ fn removing_a_model_answers_every_waiter_of_its_computations() {
     let done = h.done();
     assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1, 2]);
     assert!(done.iter().all(|d| d.1 == Status::Dropped));
+}
+
+#[test]
+fn each_answer_says_how_long_its_query_waited_for_a_batch() {
+    let mut h = Harness::new(1);
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    let first = h.sent_batches();
+    h.submit(&[2], 2);
+    h.recv(b"c1", response(first[0].1, &["a"]), 10);
+    let second = h.sent_batches();
+    h.recv(b"c1", response(second[0].1, &["b"]), 15);
+    let queued: Vec<(u64, u32)> = h
+        .engine
+        .done
+        .iter()
+        .map(|c| (c.id, c.queue_micros))
+        .collect();
+    assert_eq!(queued, vec![(1, 0), (2, 8_000)]);
 }

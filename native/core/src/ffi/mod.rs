@@ -381,6 +381,7 @@ pub unsafe extern "C" fn clipper_submit(
                 Status::Ok,
                 0,
                 0,
+                0,
                 output,
             );
             used += RECORD_HEADER_BYTES + output.len();
@@ -1074,8 +1075,8 @@ mod tests {
         let same = [[1u8; 8]; 11].concat();
         let offsets: Vec<u32> = (0..=11).map(|i| i * 8).collect();
         let (code, hits) = submit(core, model, 1_000_000, 13, &offsets, &same);
-        // 8 records of 30 bytes fit the 256-byte buffer; the other 3 are queued like misses.
-        assert_eq!((code, hits.len()), (CLIPPER_OK, 8));
+        // 7 records of 34 bytes fit the 256-byte buffer; the other 4 are queued like misses.
+        assert_eq!((code, hits.len()), (CLIPPER_OK, 7));
         unsafe { clipper_core_free(core) };
     }
 }

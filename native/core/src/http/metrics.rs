@@ -83,6 +83,7 @@ pub struct ModelCounters {
     pub errors: u64,
     pub latency_micros: Histogram,
     pub batch_size: Histogram,
+    pub queue_micros: Histogram,
 }
 
 /// The entry for `key`, made on first use; looked up by `&str` so a request allocates no key.

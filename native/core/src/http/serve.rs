@@ -466,6 +466,7 @@ pub fn record<'a>(
                     model.predictions += 1;
                     model.latency_micros.record(c.latency_micros.into());
                     model.batch_size.record(c.batch_size.into());
+                    model.queue_micros.record(c.queue_micros.into());
                 }
                 Status::ModelError => model.errors += 1,
                 _ => {}

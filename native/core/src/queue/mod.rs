@@ -14,6 +14,8 @@ use crate::rpc::Frame;
 #[derive(Clone, Debug)]
 pub struct Query {
     pub id: u64,
+    /// When it was submitted: its time in the queue is counted from here.
+    pub submitted: Instant,
     pub deadline: Instant,
     pub input: Frame,
 }
@@ -133,6 +135,7 @@ mod tests {
     fn query(id: u64, deadline: Instant) -> Query {
         Query {
             id,
+            submitted: deadline,
             deadline,
             input: Frame::Owned(vec![]),
         }

@@ -227,12 +227,14 @@ impl Shared {
                 .submissions_overloaded
                 .fetch_add(1, Ordering::Relaxed);
         })?;
-        let deadline = Instant::now() + Duration::from_micros(latency_slo_micros);
+        let submitted = Instant::now();
+        let deadline = submitted + Duration::from_micros(latency_slo_micros);
         let data: Arc<[u8]> = Arc::from(inputs.data);
         let queries: Vec<Query> = misses
             .iter()
             .map(|&i| Query {
                 id: first_id + i as u64,
+                submitted,
                 deadline,
                 input: Frame::Shared(
                     data.clone(),
