@@ -78,6 +78,14 @@ const FIELDS = {
     rule: positive,
     what: "a positive integer",
   },
+  // Half the cores, up to 8: the other half is for the engine's thread and the model containers, which
+  // share the host in the common single-machine deployment (README "Threads").
+  threads: {
+    env: "CLIPPER_THREADS",
+    fallback: String(Math.min(8, Math.max(1, Math.floor(navigator.hardwareConcurrency / 2)))),
+    rule: z.coerce.number().int().min(1).max(256),
+    what: "a thread count from 1 to 256",
+  },
   max_connections: {
     env: "CLIPPER_MAX_CONNECTIONS",
     fallback: "4096",

@@ -139,7 +139,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       tls_cert: config.tls_cert,
       tls_key: config.tls_key,
     };
-    query_port = core.startHttp({ ...front, port: config.query_port, fallback_port: query.addr.port });
+    query_port = core.startHttp({
+      ...front,
+      port: config.query_port,
+      fallback_port: query.addr.port,
+      threads: config.threads,
+    });
     admin_port = core.startHttp({
       ...front,
       port: config.admin_port,

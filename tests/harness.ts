@@ -199,6 +199,11 @@ export class Server {
     this.child.kill(signal);
   }
 
+  /** The server process's id. */
+  get pid(): number {
+    return this.child.pid;
+  }
+
   /** How the server process exited, once it has. */
   get exited(): Promise<Deno.CommandStatus> {
     return this.child.status;

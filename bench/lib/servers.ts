@@ -16,6 +16,14 @@ export interface ModelSetup {
   readonly latency_slo_micros: number;
   /** -1: adaptive. */
   readonly batch_size: number;
+  /** How adaptive batches are sized ("aimd" when absent). */
+  readonly batching?: "aimd" | "quantile";
+  /** How long an idle replica waits for more queries (0 when absent). */
+  readonly batch_delay_micros?: number;
+  /** Threads serving the frontend's query port (the frontend's default when absent). */
+  readonly threads?: number;
+  /** CPUs the frontend runs on (`taskset -c`; all when absent). */
+  readonly cpus?: string;
   /** 0 turns the prediction cache off. */
   readonly prediction_cache_bytes: number;
   /** An input the model accepts, sent until it answers, to know the container is serving. */
@@ -84,9 +92,13 @@ export async function startClipper(
     ...frontendArgs(tree, { query, admin, rpc }, await Deno.makeTempDir({ prefix: "clipper-bench-" })),
     "--prediction-cache-bytes",
     String(setup.prediction_cache_bytes),
+    ...(setup.threads === undefined ? [] : ["--threads", String(setup.threads)]),
   ];
+  const [command, command_args] = setup.cpus === undefined
+    ? [Deno.execPath(), args]
+    : ["taskset", ["-c", setup.cpus, Deno.execPath(), ...args]];
   // Run from its tree, so that Deno reads that tree's deno.json and lock file.
-  const frontend = await spawn("frontend", Deno.execPath(), args, {
+  const frontend = await spawn("frontend", command, command_args, {
     log_path: `${log_dir}/frontend.log`,
     cwd: tree,
   });
@@ -115,6 +127,8 @@ export async function startClipper(
       container_name: "bench",
       model_data_path: "/tmp",
       batch_size: setup.batch_size,
+      ...(setup.batching === undefined ? {} : { batching: setup.batching }),
+      ...(setup.batch_delay_micros === undefined ? {} : { batch_delay_micros: setup.batch_delay_micros }),
     });
   }
   await post(`${adminUrl}/add_model_links`, { app_name: "bench", model_names: models });

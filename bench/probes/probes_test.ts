@@ -22,6 +22,11 @@ Deno.test("an arm spec names its server and options, with the scenarios' default
   assert.equal(parseArm("ceiling").batch_size, -1);
   assert.equal(parseArm("clipper,name=core at -10").name, "core at -10");
   assert.equal(parseArm("http://127.0.0.1:8000/").url, "http://127.0.0.1:8000");
+  const tuned = parseArm("clipper,sizing=quantile,delay=2000,threads=2,cpus=0-1");
+  assert.deepEqual(
+    [tuned.sizing, tuned.delay_micros, tuned.threads, tuned.cpus],
+    ["quantile", 2000, 2, "0-1"],
+  );
 });
 
 Deno.test("an arm spec with an unknown option, a bad number or a Clipper-only option elsewhere is refused", () => {
@@ -29,6 +34,9 @@ Deno.test("an arm spec with an unknown option, a bad number or a Clipper-only op
   assert.throws(() => parseArm("clipper,batch=big"), /batch needs an integer/);
   assert.throws(() => parseArm("ceiling,renice=-10"), /apply to a clipper arm only/);
   assert.throws(() => parseArm("nginx"), /starts with clipper, ceiling or a URL/);
+  assert.throws(() => parseArm("clipper,sizing=greedy"), /sizing is aimd or quantile/);
+  assert.throws(() => parseArm("clipper,cpus=all"), /cpus is a CPU list/);
+  assert.throws(() => parseArm("ceiling,threads=2"), /apply to a clipper arm only/);
 });
 
 Deno.test("each second of an attack gives its p99 from when requests were due and oha's own wait", () => {

@@ -76,9 +76,9 @@ export const SYMBOLS = {
   clipper_core_snapshot: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   /** (core, host, host_len, port (0: any), fallback_port, max_body_bytes: u64, header_read_timeout_ms,
    *  body_read_timeout_ms, idle_timeout_ms, max_connections, tls_cert, tls_cert_len, tls_key, tls_key_len,
-   *  admin: u32, out_port: *mut u32) -> status: serves the query port natively (HTTPS with both PEM
-   *  paths), forwarding what it does not answer to 127.0.0.1:fallback_port over plain loopback HTTP; with
-   *  admin 1, the admin port, which forwards everything. */
+   *  admin: u32, threads: u32, out_port: *mut u32) -> status: serves the query port natively (HTTPS with
+   *  both PEM paths) on `threads` threads, forwarding what it does not answer to 127.0.0.1:fallback_port over
+   *  plain loopback HTTP; with admin 1, the admin port, which forwards everything. */
   clipper_http_start: {
     parameters: [
       "pointer",
@@ -95,6 +95,7 @@ export const SYMBOLS = {
       "usize",
       "buffer",
       "usize",
+      "u32",
       "u32",
       "buffer",
     ],

@@ -146,6 +146,8 @@ export interface NativeHttpOptions {
   readonly tls_key?: string;
   /** The admin port: the core answers nothing there and forwards every request to `fallback_port`. */
   readonly admin?: boolean;
+  /** Threads serving the port (1, the default: the core's own thread only). */
+  readonly threads?: number;
 }
 
 const RECORD_HEADER_BYTES = 28;
@@ -316,6 +318,7 @@ export class ServingCore {
         key,
         BigInt(key.length),
         options.admin ? 1 : 0,
+        options.threads ?? 1,
         out,
       ),
     );

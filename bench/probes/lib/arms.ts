@@ -9,6 +9,10 @@
  *   batch=N            the model's batch size (-1, adaptive, by default)
  *   slo=MICROS         the app's latency objective (100000 for noop, 20000 for logreg, as the scenarios)
  *   cache=BYTES        the prediction cache (0, off, by default: the probes measure the model path)
+ *   sizing=aimd|quantile  how adaptive batches are sized (aimd by default)
+ *   delay=MICROS       the model's batch delay (0 by default)
+ *   threads=N          threads serving the query port (the frontend's default when absent)
+ *   cpus=LIST          the frontend runs under `taskset -c LIST` (all CPUs by default)
  *   timed              the container runs under bench/probes/timed_container.py (thread time per step)
  *   rev=COMMIT         frontend, core, container library and model from COMMIT, built in a worktree
  *   python=COMMIT      only the container library from COMMIT (e.g. 672e271, the pyzmq one)
@@ -33,6 +37,10 @@ export interface ArmSpec {
   readonly batch_size: number;
   readonly slo_micros?: number;
   readonly cache_bytes: number;
+  readonly sizing?: "aimd" | "quantile";
+  readonly delay_micros?: number;
+  readonly threads?: number;
+  readonly cpus?: string;
   readonly timed: boolean;
   readonly rev?: string;
   readonly python_rev?: string;
@@ -47,6 +55,8 @@ const INTEGER_OPTIONS = {
   cache: "cache_bytes",
   renice: "renice",
   spin: "spin",
+  delay: "delay_micros",
+  threads: "threads",
 } as const;
 
 function integer(key: string, value: string | undefined): number {
@@ -87,6 +97,18 @@ export function parseArm(spec: string): ArmSpec {
       case "timed":
         arm = { ...arm, timed: true };
         break;
+      case "sizing":
+        if (value !== "aimd" && value !== "quantile") {
+          throw new Error(`sizing is aimd or quantile, not "${value}"`);
+        }
+        arm = { ...arm, sizing: value };
+        break;
+      case "cpus":
+        if (!value || !/^[0-9,-]+$/.test(value)) {
+          throw new Error(`cpus is a CPU list like 0 or 0-1, not "${value}"`);
+        }
+        arm = { ...arm, cpus: value };
+        break;
       case "rev":
       case "python":
         if (!value) throw new Error(`Arm option ${key} needs a commit`);
@@ -99,9 +121,12 @@ export function parseArm(spec: string): ArmSpec {
         throw new Error(`Unknown arm option "${key}" in "${spec}"`);
     }
   }
-  const clipperOnly = arm.timed || arm.rev || arm.python_rev || arm.renice !== undefined;
+  const clipperOnly = arm.timed || arm.rev || arm.python_rev || arm.renice !== undefined || arm.sizing ||
+    arm.delay_micros !== undefined || arm.threads !== undefined || arm.cpus;
   if (server !== "clipper" && clipperOnly) {
-    throw new Error(`timed, rev, python and renice apply to a clipper arm only ("${spec}")`);
+    throw new Error(
+      `timed, rev, python, renice, sizing, delay, threads and cpus apply to a clipper arm only ("${spec}")`,
+    );
   }
   return arm;
 }
@@ -192,6 +217,10 @@ export async function startArm(spec: ArmSpec, log_dir: string, round: number): P
       ...base,
       container: spec.timed ? [`${root}bench/probes/timed_container.py`, ...model] : model,
       batch_size: spec.batch_size,
+      batching: spec.sizing,
+      batch_delay_micros: spec.delay_micros,
+      threads: spec.threads,
+      cpus: spec.cpus,
       latency_slo_micros: spec.slo_micros ?? base.latency_slo_micros,
       prediction_cache_bytes: spec.cache_bytes,
     },

@@ -441,6 +441,8 @@ pub unsafe extern "C" fn clipper_allocate_query_ids(
 /// `tls_cert` and `tls_key` (both non-empty) it speaks HTTPS; a file that cannot be loaded is
 /// `CLIPPER_INVALID_ARGUMENT` with a message naming the flag and file. With `admin` 1 it starts the admin
 /// port's front instead, which answers nothing itself and forwards every request to `fallback_port`.
+/// `threads` ≥ 1 threads serve the port: the core thread, and `threads − 1` of their own, each accepting on
+/// a listener of its own on the same port.
 ///
 /// # Safety
 /// `host` must point to `host_len` bytes, `tls_cert`/`tls_key` to their lengths (null when 0);
@@ -463,6 +465,7 @@ pub unsafe extern "C" fn clipper_http_start(
     tls_key: *const u8,
     tls_key_len: usize,
     admin: u32,
+    threads: u32,
     out_port: *mut u32,
 ) -> i32 {
     guard(|| {
@@ -492,11 +495,12 @@ pub unsafe extern "C" fn clipper_http_start(
             body_read_timeout_ms,
             idle_timeout_ms,
             max_connections,
+            threads,
         ];
         if limits.contains(&0) {
             return fail(
                 CLIPPER_INVALID_ARGUMENT,
-                "Timeouts and the connection limit must be positive",
+                "Timeouts, the connection limit and the thread count must be positive",
             );
         }
         let millis = |ms: u32| Duration::from_millis(ms.into());
@@ -512,6 +516,7 @@ pub unsafe extern "C" fn clipper_http_start(
                 max_connections: max_connections as usize,
             },
             tls,
+            threads: threads as usize,
         };
         let front = if admin == 1 { &core.admin } else { &core.front };
         let bound = front

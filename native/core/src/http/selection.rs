@@ -647,6 +647,7 @@ mod tests {
                 fallback_port,
                 limits: crate::http::Limits::generous(1 << 20),
                 tls: None,
+                threads: 1,
             };
             let port = front.start(&runtime, &config).unwrap();
             Served {

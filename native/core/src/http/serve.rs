@@ -56,6 +56,8 @@ pub struct Context {
     pub client: Client<HttpConnector, Body>,
     /// Draws the member of a selection's mode "one".
     pub rng: Rng,
+    /// Connections open now, across every thread serving the port (`Limits::max_connections`).
+    pub open: Arc<Semaphore>,
 }
 
 impl Context {
@@ -82,14 +84,13 @@ pub async fn serve(
     mut stop: oneshot::Receiver<Duration>,
 ) {
     let drain = Drain::default();
-    let open = Arc::new(Semaphore::new(ctx.limits.max_connections));
     let drain_for = loop {
         let accepted = tokio::select! {
             drain_for = &mut stop => break drain_for.unwrap_or_default(),
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => take(stream, &ctx, &open, &drain),
+            Ok((stream, _)) => take(stream, &ctx, &drain),
             Err(err) => {
                 // Out of descriptors, say: keep serving the connections there are.
                 eprintln!("clipper core: accepting a query connection failed: {err}");
@@ -105,7 +106,7 @@ pub async fn serve(
                 .set_nonblocking(true)
                 .and_then(|()| tokio::net::TcpStream::from_std(stream));
             if let Ok(stream) = stream {
-                take(stream, &ctx, &open, &drain);
+                take(stream, &ctx, &drain);
             }
         }
     }
@@ -114,8 +115,8 @@ pub async fn serve(
 
 /// Serves one accepted connection on its own task, or closes it at once when the front is at its cap (so
 /// that the connections there are keep being served).
-fn take(stream: TcpStream, ctx: &Arc<Context>, open: &Arc<Semaphore>, drain: &Drain) {
-    let Ok(permit) = open.clone().try_acquire_owned() else {
+fn take(stream: TcpStream, ctx: &Arc<Context>, drain: &Drain) {
+    let Ok(permit) = ctx.open.clone().try_acquire_owned() else {
         count(ctx, |load| &load.connections_refused);
         return;
     };

@@ -1,5 +1,7 @@
 //! The core thread: one thread, one single-threaded tokio runtime, running the engine, the RPC socket
-//! (`router`) and, once started, the query port's HTTP front (`crate::http`).
+//! (`router`) and, once started, the query port's HTTP front (`crate::http`). With `--threads` above one,
+//! the front also runs on threads of its own, which submit as the C ABI does (through `Shared`); the
+//! engine stays on this thread.
 //!
 //! Owns the clock, the socket and the wake-up path. A predict request taken by the HTTP front, the batch
 //! it joins and the container's answer all stay on this thread: no hand-off to another thread anywhere
