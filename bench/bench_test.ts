@@ -8,6 +8,7 @@ import { survivors } from "./lib/processes.ts";
 import { parseWrk } from "./lib/wrk.ts";
 import { parseCriterion } from "./scenarios/native.ts";
 import { markdown } from "./lib/report.ts";
+import { kneeShare } from "./lib/result.ts";
 
 Deno.test("wrk's latency report is parsed into milliseconds, and anything else is refused", () => {
   const out = `Running 1s test @ http://127.0.0.1:1
@@ -42,6 +43,20 @@ Deno.test("criterion's intervals are read in nanoseconds", () => {
   });
 });
 
+Deno.test("the knee of a latency curve is the first rate whose p99 doubles the lowest rate's", () => {
+  const point = (offered_per_second: number, p99_ms: number) => ({
+    offered_per_second,
+    achieved_per_second: offered_per_second,
+    p50_ms: 1,
+    p90_ms: 1,
+    p99_ms,
+  });
+  const curve = [point(900, 30), point(100, 2), point(500, 3), point(800, 4.5)];
+  assert.equal(kneeShare(curve, 1000), 0.8);
+  assert.equal(kneeShare([point(100, 2), point(900, 4)], 1000), 1, "a flat curve has no knee");
+  assert.equal(kneeShare([], 1000), 1);
+});
+
 for (const name of Object.keys(SCENARIOS)) {
   Deno.test(`the ${name} scenario runs for a second, reports parsed figures and leaves no process behind`, async () => {
     const log_dir = await Deno.makeTempDir({ prefix: `bench-smoke-${name}-` });
@@ -57,6 +72,7 @@ for (const name of Object.keys(SCENARIOS)) {
     }
     if (name !== "native") {
       assert.ok(result.figures.ceiling_requests_per_second, "the ceiling was measured in the same run");
+      assert.ok(result.figures.hyper_ceiling_requests_per_second, "and the hyper ceiling too");
     }
     assert.match(markdown([result], "# smoke"), new RegExp(`## ${name}`));
     assert.deepEqual(await survivors(), []);

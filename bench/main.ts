@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { writeResults } from "./lib/report.ts";
 import type { ScenarioResult } from "./lib/result.ts";
 import { stopAll } from "./lib/processes.ts";
-import { batching } from "./scenarios/batching.ts";
+import { batching, batchingCostly } from "./scenarios/batching.ts";
 import { cache, model } from "./scenarios/closed_loop.ts";
 import type { Context } from "./scenarios/context.ts";
 import { native } from "./scenarios/native.ts";
@@ -24,12 +24,13 @@ export const SCENARIOS: Record<string, (ctx: Context) => Promise<ScenarioResult>
   cache,
   openloop,
   batching,
+  batching_costly: batchingCostly,
   soak,
   native,
   peers,
   selection,
 };
-const DEFAULT = ["model", "cache", "openloop", "batching", "peers", "selection"];
+const DEFAULT = ["model", "cache", "openloop", "batching", "batching_costly", "peers", "selection"];
 
 const root = new URL("..", import.meta.url).pathname;
 

@@ -26,6 +26,18 @@ export interface CurvePoint {
   readonly p99_ms: number;
 }
 
+/**
+ * Where a latency curve turns up: the lowest offered rate whose p99 is more than twice the p99 at the
+ * curve's lowest rate, as a share of `peak`; 1 when no point is (the curve stays flat up to its end).
+ */
+export function kneeShare(curve: readonly CurvePoint[], peak: number): number {
+  const sorted = [...curve].sort((a, b) => a.offered_per_second - b.offered_per_second);
+  const base = sorted[0]?.p99_ms;
+  if (base === undefined) return 1;
+  const knee = sorted.find((p) => p.p99_ms > 2 * base);
+  return knee === undefined ? 1 : knee.offered_per_second / peak;
+}
+
 export interface ScenarioResult {
   readonly scenario: string;
   readonly description: string;

@@ -180,6 +180,27 @@ export async function startClipper(
 }
 
 /** Starts the bare `Deno.serve` ceiling (bench/ceiling.ts). */
+/**
+ * Starts the second ceiling: a bare hyper server built with the core's own hyper and thread layout, which
+ * parses the body with the core's parser (`native/core/src/bin/hyper_ceiling.rs`, built by
+ * `deno task build:native`).
+ */
+export async function startHyperCeiling(log_dir: string): Promise<{ url: string; server: Started }> {
+  const port = freePort();
+  const server = await spawn("hyper-ceiling", HYPER_CEILING, [String(port)], {
+    log_path: `${log_dir}/hyper_ceiling.log`,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil("the hyper ceiling server", async () => {
+    const r = await fetch(`${url}/bench/predict`, { method: "POST", body: '{"input": [1]}' });
+    await r.body?.cancel();
+    return r.status === 200;
+  });
+  return { url, server };
+}
+
+export const HYPER_CEILING = `${root}native/target/release/hyper_ceiling`;
+
 export async function startCeiling(log_dir: string): Promise<{ url: string; server: Started }> {
   const port = freePort();
   const server = await spawn("ceiling", Deno.execPath(), [

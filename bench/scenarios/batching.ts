@@ -1,13 +1,15 @@
 /**
- * The batching scenario: a scikit-learn logistic regression on 784 features behind a 20 ms objective,
- * served once with adaptive batching and once with batches of one. The prediction cache is off: the
- * scenario measures what batching buys.
+ * The batching scenarios: a model on 784 features behind a 20 ms objective, served once with adaptive
+ * batching and once with batches of one. The prediction cache is off: they measure what batching buys.
+ * `batching` runs a scikit-learn logistic regression (cheap per call, so the bound is the HTTP path:
+ * `ceiling_over_batch_of_one`); `batching_costly` a model whose every call costs at least 1 ms, which
+ * batching spreads over the batch.
  */
 
 import { atLeast, type ScenarioResult, spread } from "../lib/result.ts";
 import { stopAll } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
-import { ceiling, type Context, countedClosedLoop, script } from "./context.ts";
+import { ceilings, type Context, countedClosedLoop, hyperFigures, script } from "./context.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -21,8 +23,28 @@ export const LOGREG_SETUP = {
   probe_input: new Array(784).fill(0),
 };
 
-export async function batching(ctx: Context): Promise<ScenarioResult> {
-  const setup = LOGREG_SETUP;
+/** The model whose call costs at least 1 ms, otherwise as `LOGREG_SETUP`. */
+const COSTLY_SETUP = { ...LOGREG_SETUP, container: [`${root}bench/models/costly_call.py`] };
+
+export function batching(ctx: Context): Promise<ScenarioResult> {
+  return batchingScenario(ctx, "batching", LOGREG_SETUP, "scikit-learn logistic regression on 784 features");
+}
+
+export function batchingCostly(ctx: Context): Promise<ScenarioResult> {
+  return batchingScenario(
+    ctx,
+    "batching_costly",
+    COSTLY_SETUP,
+    "a model whose call costs at least 1 ms (a sleep) plus a linear model on 784 features",
+  );
+}
+
+async function batchingScenario(
+  ctx: Context,
+  scenario: string,
+  setup: typeof LOGREG_SETUP,
+  model: string,
+): Promise<ScenarioResult> {
   try {
     const measure = async (batch_size: number) => {
       const clipper = await startClipper({ ...setup, batch_size }, ctx.log_dir);
@@ -39,12 +61,21 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
     };
     const adaptive = await measure(-1);
     const single = await measure(1);
-    const bare = await ceiling(ctx, script("features_784.lua"));
+    const { deno: bare, hyper } = await ceilings(ctx, script("features_784.lua"));
     const gain = adaptive.answered / Math.max(single.answered, 1e-9);
+    const ceiling_over_batch_of_one = bare.requests_per_second.median / Math.max(single.answered, 1e-9);
+    // Issue 17's targets: a cheap model is bound by the HTTP path, so its gain is judged against what the
+    // bare handler would gain; a costly call must gain tenfold.
+    const target = scenario === "batching"
+      ? atLeast(
+        "adaptive gain as a share of ceiling_over_batch_of_one",
+        Number((gain / ceiling_over_batch_of_one).toFixed(3)),
+        0.8,
+      )
+      : atLeast("adaptive model answers/s over batch-of-one", Number(gain.toFixed(2)), 10);
     return {
-      scenario: "batching",
-      description:
-        "Batching: scikit-learn logistic regression on 784 features, 20 ms objective, adaptive against batch size 1",
+      scenario,
+      description: `Batching: ${model}, 20 ms objective, adaptive against batch size 1`,
       commands: [
         ...adaptive.clipper.commands,
         "(batch size 1: add_model with batch_size 1)",
@@ -61,8 +92,9 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
         batch_of_one_requests_per_second: single.series.requests_per_second,
         batch_of_one_p99_ms: single.series.p99_ms,
         ceiling_requests_per_second: bare.requests_per_second,
+        ...hyperFigures(hyper),
       },
-      targets: [atLeast("adaptive model answers/s over batch-of-one", Number(gain.toFixed(2)), 10)],
+      targets: [target],
       notes: {
         adaptive_mean_batch_size: Number(adaptive.seen.mean_batch_size.toFixed(1)),
         adaptive_default_outputs: adaptive.seen.default_outputs - adaptive.before.default_outputs,
@@ -74,9 +106,8 @@ export async function batching(ctx: Context): Promise<ScenarioResult> {
         ),
         // The gain a server would show that answered as fast as the bare handler, which parses the same
         // bodies and runs no model: on 2 cores the bound on this target (bench/results/README.md).
-        ceiling_over_batch_of_one: Number(
-          (bare.requests_per_second.median / Math.max(single.answered, 1e-9)).toFixed(2),
-        ),
+        ceiling_over_batch_of_one: Number(ceiling_over_batch_of_one.toFixed(2)),
+        gain_over_batch_of_one: Number(gain.toFixed(2)),
       },
     };
   } finally {

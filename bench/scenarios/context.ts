@@ -6,7 +6,7 @@
 
 import { type LoadFigures, runWrk, wrkArgs } from "../lib/wrk.ts";
 import { type Spread, spread } from "../lib/result.ts";
-import { startCeiling } from "../lib/servers.ts";
+import { startCeiling, startHyperCeiling } from "../lib/servers.ts";
 import { stop } from "../lib/processes.ts";
 import { accounted } from "../lib/cpu.ts";
 
@@ -97,14 +97,29 @@ export async function countedClosedLoop(
   return { series, before: before!, seen: await counters(url) };
 }
 
-/** The bare `Deno.serve` ceiling under the same load script, measured now. */
-export async function ceiling(ctx: Context, script_path: string): Promise<Series> {
-  const { url, server } = await startCeiling(ctx.log_dir);
-  try {
-    return await closedLoop(ctx, url, script_path);
-  } finally {
-    await stop(server);
-  }
+/**
+ * Both ceilings under the same load script, measured now: the bare `Deno.serve` handler (`deno`) and the
+ * bare hyper server with the core's own hyper and thread layout (`hyper`). Each parses the body and answers
+ * a small JSON object; neither queues, batches or runs a model.
+ */
+export async function ceilings(ctx: Context, script_path: string): Promise<{ deno: Series; hyper: Series }> {
+  const measure = async (start: typeof startCeiling) => {
+    const { url, server } = await start(ctx.log_dir);
+    try {
+      return await closedLoop(ctx, url, script_path);
+    } finally {
+      await stop(server);
+    }
+  };
+  return { deno: await measure(startCeiling), hyper: await measure(startHyperCeiling) };
+}
+
+/** The figures every scenario reports of the hyper ceiling, beside the `Deno.serve` ceiling's. */
+export function hyperFigures(hyper: Series): Record<string, Spread> {
+  return {
+    hyper_ceiling_requests_per_second: hyper.requests_per_second,
+    hyper_ceiling_p99_ms: hyper.p99_ms,
+  };
 }
 
 export interface FrontendCounters {

@@ -5,11 +5,19 @@
  * inputs and must measure the model path.
  */
 
-import { atMost, type CurvePoint, type ScenarioResult, type Spread, spread } from "../lib/result.ts";
+import {
+  atLeast,
+  atMost,
+  type CurvePoint,
+  kneeShare,
+  type ScenarioResult,
+  type Spread,
+  spread,
+} from "../lib/result.ts";
 import { residentKib, stop, stopAll } from "../lib/processes.ts";
 import { type Clipper, startCeiling, startClipper } from "../lib/servers.ts";
 import { ohaArgs, type OpenLoopResult, runOha } from "../lib/oha.ts";
-import { ceiling, closedLoop, type Context, counters, script } from "./context.ts";
+import { ceilings, closedLoop, type Context, counters, hyperFigures, script } from "./context.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
 
 const BODIES = Array.from({ length: 2000 }, (_, i) => `{"input": [${i}, ${i / 7}, 3.0]}`);
@@ -32,7 +40,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     const { clipper, peak } = await clipperAndPeak(ctx);
     const url = `${clipper.url}/bench/predict`;
     const half = Math.max(1, Math.round(peak.median / 2));
-    const fractions = ctx.smoke ? [0.25] : [0.1, 0.25, 0.75, 0.9];
+    const fractions = ctx.smoke ? [0.25, 0.8] : [0.1, 0.25, 0.75, 0.8, 0.9, 1];
     const curve: CurvePoint[] = [];
     for (const f of fractions) {
       const rate = Math.max(1, Math.round(peak.median * f));
@@ -69,7 +77,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     });
     curve.sort((a, b) => a.offered_per_second - b.offered_per_second);
     await stopAll();
-    const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
+    const { deno: bare, hyper } = await ceilings({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
     // The load generator's own latency at this rate: the ceiling under the same open-loop attack.
     const { url: ceilingUrl, server } = await startCeiling(ctx.log_dir);
     const bareOpen = await runOha(
@@ -84,6 +92,8 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
     await stop(server);
     const p99 = spread(runs.map((r) => r.p99_ms));
     const defaults = after.default_outputs - before.default_outputs;
+    const eighty = curve.find((p) => p.offered_per_second === Math.max(1, Math.round(peak.median * 0.8)))!;
+    const knee = kneeShare(curve, peak.median);
     return {
       scenario: "openloop",
       description:
@@ -98,17 +108,25 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         idle_cores: spread(runs.map((r) => r.idle_cores)),
         model_peak_requests_per_second: peak,
         ceiling_requests_per_second: bare.requests_per_second,
+        ...hyperFigures(hyper),
         ceiling_p99_ms_at_same_rate: spread([bareOpen.p99_ms]),
         ceiling_oha_cores_at_same_rate: spread([bareOpen.generator_cores]),
       },
       targets: [
-        atMost("p99 latency at half the peak (ms)", p99.median, 2),
+        atMost(
+          "p99 latency at half the peak (ms), at most the ceiling's under the same attack",
+          p99.median,
+          bareOpen.p99_ms,
+        ),
         atMost("default outputs at half the peak", defaults, 0),
+        atMost("p99 latency at 80 % of the peak (ms)", eighty.p99_ms, 5),
+        atLeast("knee of the latency curve, as a share of the peak", knee, 0.7),
       ],
       notes: {
         peak_share_of_ceiling: Number((peak.median / bare.requests_per_second.median).toFixed(3)),
         // The same attack on the bare ceiling shows what the machine and the generator add by themselves.
         p99_over_ceiling_p99: Number((p99.median / bareOpen.p99_ms).toFixed(2)),
+        peak_share_of_hyper_ceiling: Number((peak.median / hyper.requests_per_second.median).toFixed(3)),
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
         mean_batch_size: Number(after.mean_batch_size.toFixed(1)),
       },
@@ -157,7 +175,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
     }
     const seen = await counters(clipper.url);
     await stopAll();
-    const bare = await ceiling({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
+    const { deno: bare, hyper } = await ceilings({ ...ctx, runs: 1 }, script("unique_inputs.lua"));
     // Growth: the last tenth of the soak against the second tenth (once buffers and JIT have settled), as
     // means, so one sample taken during a collection does not decide it.
     const tenth = Math.max(1, Math.floor(samples.length / 10));
@@ -176,6 +194,7 @@ export async function soak(ctx: Context): Promise<ScenarioResult> {
         p99_ms: spread(segments.map((s) => s.p99_ms)),
         resident_mib: spread(samples.map((k) => k / 1024)),
         ceiling_requests_per_second: bare.requests_per_second,
+        ...hyperFigures(hyper),
       },
       targets: [
         atMost("resident memory growth (fraction)", Number(growth.toFixed(3)), 0.1),

@@ -7,7 +7,7 @@
 import { atLeast, atMost, type ScenarioResult } from "../lib/result.ts";
 import { freePort, spawn, stopAll, waitUntil } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
-import { ceiling, closedLoop, type Context, script, type Series } from "./context.ts";
+import { ceilings, closedLoop, type Context, hyperFigures, script, type Series } from "./context.ts";
 import { LOGREG_SETUP } from "./batching.ts";
 import { ensure, STEPS } from "../../scripts/setup.ts";
 
@@ -105,7 +105,7 @@ export async function peers(ctx: Context): Promise<ScenarioResult> {
     await stopAll();
     const theirs: Record<string, Series> = {};
     for (const peer of PEERS) theirs[peer.name] = await measurePeer(ctx, peer);
-    const bare = await ceiling(ctx, script("features_784.lua"));
+    const { deno: bare, hyper } = await ceilings(ctx, script("features_784.lua"));
     const [bestName, best] = Object.entries(theirs).sort((a, b) =>
       b[1].requests_per_second.median - a[1].requests_per_second.median
     )[0]!;
@@ -118,6 +118,7 @@ export async function peers(ctx: Context): Promise<ScenarioResult> {
       figures[`${name}_p99_ms`] = s.p99_ms;
     }
     figures.ceiling_requests_per_second = bare.requests_per_second;
+    Object.assign(figures, hyperFigures(hyper));
     const gain = ours.requests_per_second.median / best.requests_per_second.median;
     return {
       scenario: "peers",

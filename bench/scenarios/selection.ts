@@ -12,7 +12,7 @@ import { atLeast, type ScenarioResult } from "../lib/result.ts";
 import { stopAll } from "../lib/processes.ts";
 import { startClipper } from "../lib/servers.ts";
 import { NOOP_SETUP } from "./closed_loop.ts";
-import { ceiling, type Context, countedClosedLoop, ratio, script } from "./context.ts";
+import { ceilings, type Context, countedClosedLoop, hyperFigures, ratio, script } from "./context.ts";
 
 const THREE = ["m", "m2", "m3"];
 
@@ -36,7 +36,7 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
   const singleThree = await measure(ctx, ["m"], undefined, 3);
   const exp3 = await measure(ctx, THREE, "exp3");
   const exp4 = await measure(ctx, THREE, "exp4");
-  const bare = await ceiling(ctx, script("unique_inputs.lua"));
+  const { deno: bare, hyper } = await ceilings(ctx, script("unique_inputs.lua"));
   const rps = (r: typeof single) => r.series.requests_per_second;
   const exp3Share = ratio(rps(exp3), rps(single));
   const exp4Share = ratio(rps(exp4), rps(single));
@@ -61,6 +61,7 @@ export async function selection(ctx: Context): Promise<ScenarioResult> {
       exp4_requests_per_second: rps(exp4),
       exp4_p99_ms: exp4.series.p99_ms,
       ceiling_requests_per_second: bare.requests_per_second,
+      ...hyperFigures(hyper),
       ceiling_p99_ms: bare.p99_ms,
     },
     targets: [
