@@ -114,8 +114,7 @@ struct Model {
     fit: LatencyFit,
     /// How long a partial batch may wait for more queries (`batch_delay_micros`).
     delay: Duration,
-    /// While a partial batch is held: when the hold began, and when it ends (the engine's wake-up).
-    held_since: Option<Instant>,
+    /// While a partial batch is held: when the hold ends (the engine's wake-up).
     release_at: Option<Instant>,
     queue: DeadlineQueue,
     coalescer: Coalescer,
@@ -134,7 +133,6 @@ impl Model {
             sizer: sizer_for(Batching::fixed(1), Duration::MAX),
             fit: LatencyFit::default(),
             delay: Duration::ZERO,
-            held_since: None,
             release_at: None,
             queue: DeadlineQueue::default(),
             coalescer: Coalescer::default(),
@@ -162,37 +160,32 @@ impl Model {
     fn max_batch(&self, now: Instant) -> usize {
         let slack = self
             .queue
-            .earliest_deadline()
-            .map_or(Duration::MAX, |due| due.saturating_duration_since(now));
+            .first()
+            .map_or(Duration::MAX, |q| q.deadline.saturating_duration_since(now));
         self.sizer.max_batch(slack, &self.fit)
     }
 
     /// Whether an idle replica should wait for more queries rather than take a batch of fewer than `max`
-    /// now: only with a delay set, for at most that delay from when the wait began, and never past the
-    /// moment a batch could still answer the earliest deadline waiting (its estimated p99 latency before
-    /// it, or twice the mean round trip while too few batches were seen to estimate a tail). A model
-    /// with no batch seen yet is not held: nothing bounds the wait.
+    /// now: only with a delay set, until the query first in line has waited that long since its
+    /// submission (queries that queued while the replica was busy have often waited it already), and never
+    /// past the moment a batch could still answer the earliest deadline waiting (its estimated p99 latency
+    /// before it, or twice the mean round trip while too few batches were seen to estimate a tail). A
+    /// model with no batch seen yet is not held: nothing bounds the wait.
     fn hold(&mut self, max: usize, now: Instant) -> bool {
         let waiting = self.queue.len();
         let latency = match self.fit.line() {
             Some(line) => Some(line.p99(waiting + 1)),
             None => (!self.round_trip.is_zero()).then_some(self.round_trip * 2),
         };
-        let release = match (self.queue.earliest_deadline(), latency) {
-            (Some(due), Some(latency)) if !self.delay.is_zero() && waiting < max => {
-                let since = *self.held_since.get_or_insert(now);
-                (since + self.delay).min(due.checked_sub(latency).unwrap_or(now))
+        let release = match (self.queue.first(), latency) {
+            (Some(first), Some(latency)) if !self.delay.is_zero() && waiting < max => {
+                let bound = first.deadline.checked_sub(latency).unwrap_or(now);
+                (first.submitted + self.delay).min(bound)
             }
             _ => now,
         };
-        if release > now {
-            self.release_at = Some(release);
-            true
-        } else {
-            self.held_since = None;
-            self.release_at = None;
-            false
-        }
+        self.release_at = (release > now).then_some(release);
+        self.release_at.is_some()
     }
 }
 
@@ -581,7 +574,6 @@ impl Engine {
         // A hold is decided afresh each time: a stale wake-up would spin the engine.
         model.release_at = None;
         if model.queue.is_empty() {
-            model.held_since = None;
             return;
         }
         'replicas: for identity in self.registry.idle_for(model_id) {

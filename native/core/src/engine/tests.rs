@@ -796,3 +796,20 @@ fn each_answer_says_how_long_its_query_waited_for_a_batch() {
         .collect();
     assert_eq!(queued, vec![(1, 0), (2, 8_000)]);
 }
+
+#[test]
+fn queries_that_waited_out_the_delay_behind_a_busy_replica_are_not_held_again() {
+    let mut h = Harness::new(8);
+    h.configure(delayed(4, 5));
+    h.connect(b"c1");
+    h.submit(&[1], 0);
+    let first = h.sent_batches();
+    // Query 2 waits behind query 1's batch for 20 ms, longer than the 5 ms delay.
+    h.submit(&[2], 1);
+    h.recv(b"c1", response(first[0].1, &["a"]), 21);
+    assert_eq!(
+        h.sent_batches().iter().map(|b| b.2).collect::<Vec<_>>(),
+        vec![1],
+        "sent as soon as the replica is free"
+    );
+}

@@ -70,9 +70,10 @@ impl DeadlineQueue {
         self.heap.is_empty()
     }
 
-    /// The earliest deadline waiting (perhaps of a query already answered, which only errs early).
-    pub fn earliest_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.query.deadline)
+    /// The query first in line: the earliest deadline (perhaps of a query already answered, which only
+    /// errs early).
+    pub fn first(&self) -> Option<&Query> {
+        self.heap.peek().map(|e| &e.query)
     }
 
     /// Takes up to `max` live queries, earliest deadline first, skipping those with less than `round_trip`
