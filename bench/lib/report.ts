@@ -47,6 +47,7 @@ export async function plot(results: readonly ScenarioResult[], png_path: string)
   const curves = results.filter((r) => r.curve && r.curve.length > 0).map((r) => ({
     scenario: r.scenario,
     curve: r.curve,
+    ceiling_curve: r.ceiling_curve ?? [],
   }));
   if (curves.length === 0) return false;
   const out = await new Deno.Command(`${root}.venv/bin/python`, {

@@ -49,6 +49,8 @@ export interface ScenarioResult {
   readonly notes: Record<string, number | string>;
   /** Latency against offered load, for the plot (open-loop scenarios only). */
   readonly curve?: CurvePoint[];
+  /** The bare `Deno.serve` ceiling's latency under the same attacks, drawn beside `curve`. */
+  readonly ceiling_curve?: CurvePoint[];
 }
 
 export function spread(values: readonly number[]): Spread {

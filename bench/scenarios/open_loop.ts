@@ -89,6 +89,26 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
       },
       ctx.log_dir,
     );
+    // The ceiling's curve under the same attacks, for the plot.
+    const ceiling_curve: CurvePoint[] = [];
+    for (const point of curve) {
+      const r = await runOha(
+        {
+          url: `${ceilingUrl}/bench/predict`,
+          bodies: BODIES,
+          rate_per_second: point.offered_per_second,
+          duration_s: ctx.duration_s,
+        },
+        ctx.log_dir,
+      );
+      ceiling_curve.push({
+        offered_per_second: point.offered_per_second,
+        achieved_per_second: r.requests_per_second,
+        p50_ms: r.p50_ms,
+        p90_ms: r.p90_ms,
+        p99_ms: r.p99_ms,
+      });
+    }
     await stop(server);
     const p99 = spread(runs.map((r) => r.p99_ms));
     const defaults = after.default_outputs - before.default_outputs;
@@ -131,6 +151,7 @@ export async function openloop(ctx: Context): Promise<ScenarioResult> {
         mean_batch_size: Number(after.mean_batch_size.toFixed(1)),
       },
       curve,
+      ceiling_curve,
     };
   } finally {
     await stopAll();
