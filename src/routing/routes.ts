@@ -183,7 +183,7 @@ export class Routes {
         v.model_name,
         v.model_version,
         v.input_type,
-        { batch_size: v.batch_size, batching: v.batching, batch_delay_micros: v.batch_delay_micros },
+        v,
         objective,
       );
       this.#registered.set(label, { id, fingerprint });

@@ -8,7 +8,7 @@
  */
 
 import { ClipperError } from "../errors.ts";
-import type { BatchSizing, CoreInputType, ModelBatching } from "../core/core.ts";
+import type { CoreInputType, ModelBatching } from "../core/core.ts";
 
 export const DEFAULT_POLICY = "DefaultOutputSelectionPolicy";
 
@@ -23,19 +23,14 @@ export interface AppRecord {
   readonly policy_params: Readonly<Record<string, unknown>>;
 }
 
-export interface ModelVersionRecord {
+/** A model version; its batching (`ModelBatching`) is what `set_model_batching` changes. */
+export interface ModelVersionRecord extends ModelBatching {
   readonly model_name: string;
   readonly model_version: string;
   readonly labels: readonly string[];
   readonly input_type: CoreInputType;
   readonly container_name: string;
   readonly model_data_path: string;
-  /** −1 for adaptive batching, else ≥ 1. */
-  readonly batch_size: number;
-  /** How adaptive batches are sized. */
-  readonly batching: BatchSizing;
-  /** How long a replica with room in its batch may wait for more queries; 0: never. */
-  readonly batch_delay_micros: number;
   /** How the container manager starts a replica as a local process; empty when replicas run elsewhere. */
   readonly container_command: readonly string[];
 }

@@ -91,7 +91,7 @@ fn engine_round_trip(c: &mut Criterion) {
             Command::Configure {
                 model,
                 input_type: InputType::Doubles,
-                batching: Batching::fixed(32),
+                batching: Batching::sized(32),
                 latency_objective: Duration::from_millis(100),
             },
             now,

@@ -44,8 +44,8 @@ pub struct Batching {
 }
 
 impl Batching {
-    /// A fixed maximum, no delay.
-    pub fn fixed(batch_size: i32) -> Batching {
+    /// `batch_size` (−1: adaptive, by AIMD), no delay.
+    pub fn sized(batch_size: i32) -> Batching {
         Batching {
             batch_size,
             sizing: Sizing::Aimd,
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_fixed_size_is_honoured_whatever_the_latency() {
-        let mut s = sizer_for(Batching::fixed(5), Duration::from_millis(10));
+        let mut s = sizer_for(Batching::sized(5), Duration::from_millis(10));
         s.observe(5, Duration::from_secs(1));
         assert_eq!(s.max_batch(NONE, &LatencyFit::default()), 5);
     }

@@ -8,6 +8,7 @@
 //! deadline still answers its followers. One per model version, since a version is what an output belongs
 //! to.
 
+use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -15,8 +16,14 @@ use std::hash::{Hash, Hasher};
 use crate::queue::Query;
 use crate::rpc::Frame;
 
-/// An input compared and hashed by its bytes.
+/// An input compared and hashed by its bytes, so that a map of them is searched by `&[u8]` (no copy).
 struct InputKey(Frame);
+
+impl Borrow<[u8]> for InputKey {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
 
 impl PartialEq for InputKey {
     fn eq(&self, other: &Self) -> bool {
@@ -60,7 +67,7 @@ impl Coalescer {
         if self.computing.is_empty() {
             return Some(q);
         }
-        match self.computing.get(&InputKey(q.input.clone())) {
+        match self.computing.get(q.input.as_ref()) {
             Some(leader) => {
                 self.followers.entry(*leader).or_default().push(q);
                 None
@@ -72,9 +79,9 @@ impl Coalescer {
     /// `q`'s computation ended (answered, failed, or lost with its replica): its followers, to be answered
     /// alike or put back in the queue.
     pub fn finish(&mut self, q: &Query) -> Vec<Query> {
-        let key = InputKey(q.input.clone());
-        if self.computing.get(&key) == Some(&q.id) {
-            self.computing.remove(&key);
+        let key: &[u8] = q.input.as_ref();
+        if self.computing.get(key) == Some(&q.id) {
+            self.computing.remove(key);
         }
         self.followers.remove(&q.id).unwrap_or_default()
     }

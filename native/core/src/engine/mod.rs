@@ -130,7 +130,7 @@ impl Model {
             version,
             input_type,
             configured,
-            sizer: sizer_for(Batching::fixed(1), Duration::MAX),
+            sizer: sizer_for(Batching::sized(1), Duration::MAX),
             fit: LatencyFit::default(),
             delay: Duration::ZERO,
             release_at: None,

@@ -42,7 +42,7 @@ impl Harness {
             Command::Configure {
                 model,
                 input_type: InputType::Doubles,
-                batching: Batching::fixed(batch_size),
+                batching: Batching::sized(batch_size),
                 latency_objective: SLO,
             },
             t0,

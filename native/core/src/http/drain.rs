@@ -106,14 +106,20 @@ mod tests {
         tokio::spawn(drain.ticket().serve(connection, begun));
     }
 
-    #[tokio::test]
-    async fn a_connection_accepted_before_the_drain_gets_its_first_request_answered() {
+    /// A client connected to a connection served under a fresh drain.
+    async fn served_client() -> (Drain, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+        let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let drain = Drain::default();
         serve_one(&drain, &listener).await;
+        (drain, client)
+    }
+
+    #[tokio::test]
+    async fn a_connection_accepted_before_the_drain_gets_its_first_request_answered() {
+        let (drain, mut client) = served_client().await;
         // The drain begins before the client has sent anything.
         let drained = tokio::spawn(drain.shutdown());
         tokio::task::yield_now().await;
@@ -133,12 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_keep_alive_connection_closes_as_the_drain_begins() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let drain = Drain::default();
-        serve_one(&drain, &listener).await;
+        let (drain, mut client) = served_client().await;
         client
             .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
             .await

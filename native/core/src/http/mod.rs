@@ -72,21 +72,28 @@ pub struct Front {
     running: Mutex<Option<Running>>,
 }
 
-/// A listening socket on `host:port`, shareable with other sockets on the same port when `shared`.
+/// A listening socket on `host:port`, shareable with other sockets on the same port when `shared`. Like
+/// `std::net::TcpListener::bind`, it takes the first of the host's addresses that binds.
 fn bind(host: &str, port: u16, shared: bool) -> std::io::Result<std::net::TcpListener> {
-    let address = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("the host has no address"))?;
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    if shared {
-        socket.set_reuse_port(true)?;
+    let bind_one = |address: std::net::SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        if shared {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&address.into())?;
+        socket.listen(1024)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket.into())
+    };
+    let mut last = std::io::Error::other("the host has no address");
+    for address in (host, port).to_socket_addrs()? {
+        match bind_one(address) {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last = err,
+        }
     }
-    socket.bind(&address.into())?;
-    socket.listen(1024)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Err(last)
 }
 
 impl Front {

@@ -196,7 +196,7 @@ pub struct Runtime {
 
 /// Binds `address` for tasks on `runtime`. The bind itself happens on the caller's thread, so a taken port
 /// is reported to the caller rather than discovered later on the core thread.
-pub fn listen(
+fn listen(
     runtime: &tokio::runtime::Handle,
     address: impl ToSocketAddrs,
 ) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {

@@ -138,7 +138,7 @@ pub fn configure(runtime: &Runtime, name: &str) -> u32 {
     let configure = Command::Configure {
         model,
         input_type: InputType::Doubles,
-        batching: Batching::fixed(-1),
+        batching: Batching::sized(-1),
         latency_objective: Duration::from_secs(1),
     };
     runtime.shared.send(configure).unwrap();
